@@ -1,0 +1,1 @@
+"""Data layer: file readers, windowing, de-identification, built-in data, imports, splits and the dataset store."""

@@ -1,0 +1,79 @@
+"""Where MedLab keeps its data, and the settings read from the environment.
+
+MEDLAB_HOME (default: ~/.medlab) holds everything MedLab writes:
+
+    workspaces/<name>/datasets/<id>/   datasets imported into a workspace
+    workspaces/<name>/runs/<id>/       training runs of a workspace
+    workspaces/<name>/secret           per-workspace key for pseudonymous DICOM UIDs and patient keys
+    builtin/<id>/                      built-in datasets, generated on first use, shared by all workspaces
+                                       (MEDLAB_BUILTIN_DIR puts them elsewhere)
+    cache/                             downloads (MedMNIST files, pretrained weights)
+
+Tests point MEDLAB_HOME at a temporary folder.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+from core.errors import UserError
+
+DEFAULT_WORKSPACE = "default"
+_WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def medlab_home() -> Path:
+    """The root folder for all MedLab data (created on first use)."""
+    home = Path(os.environ.get("MEDLAB_HOME") or Path.home() / ".medlab").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under MEDLAB_HOME/cache for downloads, e.g. cache_dir("medmnist")."""
+    path = medlab_home().joinpath("cache", *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def builtin_dir() -> Path:
+    """Built-in datasets, generated on first use. MEDLAB_BUILTIN_DIR moves them (e.g. to share one copy)."""
+    path = Path(os.environ["MEDLAB_BUILTIN_DIR"]) if os.environ.get("MEDLAB_BUILTIN_DIR") else medlab_home() / "builtin"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_workspace_name(name: str) -> str:
+    """Return the workspace name if it is usable as a folder name, else raise a UserError."""
+    name = name.strip().lower()
+    if not _WORKSPACE_NAME.match(name):
+        raise UserError(
+            f"'{name}' is not a usable workspace name: use 1-40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def workspace_dir(workspace: str) -> Path:
+    path = medlab_home() / "workspaces" / check_workspace_name(workspace)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def list_workspaces() -> list[str]:
+    root = medlab_home() / "workspaces"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+    return names or [DEFAULT_WORKSPACE]
+
+
+def workspace_secret(workspace: str) -> bytes:
+    """A random key kept per workspace, so pseudonyms stay consistent across imports but cannot be reversed
+    by anyone without the key."""
+    path = workspace_dir(workspace) / "secret"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(secrets.token_bytes(32))
+        os.replace(tmp, path)
+    return path.read_bytes()
