@@ -68,3 +68,15 @@ class MedicalImage:
     @property
     def width(self) -> int:
         return int(self.frames.shape[2])
+
+
+def image_from_array(name: str, array: np.ndarray) -> MedicalImage:
+    """A stored dataset image, (H, W, C) uint8 or uint16, wrapped for the viewer with its full range as window."""
+    top = float(np.iinfo(array.dtype).max)
+    is_color = array.ndim == 3 and array.shape[2] == 3
+    frames = array.astype(np.float32)[None] if is_color else array.reshape(array.shape[0], array.shape[1])[None]
+    return MedicalImage(
+        name=name, format="array", frames=frames.astype(np.float32), is_color=is_color,
+        bits=8 if array.dtype == np.uint8 else 16, value_range=(0.0, top),
+        default_window=Window(top / 2, top, "full-range"), photometric="RGB" if is_color else "MONOCHROME2",
+    )

@@ -1,0 +1,284 @@
+"""DICOM files through pydicom: de-identified first, then decoded to modality values (HU for CT).
+
+Order matters: the header is de-identified (PS3.15 Annex E, see deid.py) before anything is derived from
+it. Pixels decode through pydicom's plugins (JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE), YBR becomes
+RGB on decoding, PALETTE COLOR goes through `apply_color_lut` and greyscale through `apply_modality_lut`
+(PS3.3 C.11.1). The file's windows (C.11.2.1.2) or VOI LUT (C.11.2.1.1) are kept for windowing.py.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
+from pydicom.pixels.utils import get_expected_length, get_nr_frames
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from core.data.deid import Deidentifier, deidentified_tag_rows
+from core.data.medical_image import MedicalImage, Window
+from core.data.nifti import nifti_kind
+from core.data.raster import KIND_NAMES, MAX_VALUES, raster_kind
+from core.data.windowing import auto_window
+from core.errors import UserError
+
+_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_REQUIRED = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "PhotometricInterpretation")
+_GREY = ("MONOCHROME1", "MONOCHROME2")
+_COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+
+
+def has_dicom_prefix(data: bytes) -> bool:
+    """The DICOM file format: a 128-byte preamble, then 'DICM' (PS3.10 7.1)."""
+    return data[128:132] == b"DICM"
+
+
+def looks_like_dicom(data: bytes) -> bool:
+    """A file starting with a DICOM tag of group 0002/0008 (a dataset written without the PS3.10 preamble)."""
+    if has_dicom_prefix(data):
+        return True
+    if len(data) < 8:
+        return False
+    little, big = int.from_bytes(data[:2], "little"), int.from_bytes(data[:2], "big")
+    return little in (0x0002, 0x0008) and int.from_bytes(data[2:4], "little") < 0x0100 or (
+        big in (0x0002, 0x0008) and int.from_bytes(data[2:4], "big") < 0x0100
+    )
+
+
+def not_dicom_error(data: bytes, name: str) -> UserError:
+    """Say what a file that claims to be DICOM really is, and how to open it."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    kind = raster_kind(data)
+    if kind:
+        suffix = {"jpeg": "jpg", "tiff": "tif"}.get(kind, kind)
+        return UserError(f"{name} is {KIND_NAMES[kind]}, not a DICOM file: rename it to {stem}.{suffix} to open it as an image.")
+    if nifti_kind(data):
+        return UserError(f"{name} is a NIfTI volume, not a DICOM file: rename it to {stem}.nii to open it.")
+    if data[:2] == b"\x1f\x8b":
+        return UserError(f"{name} is a gzip file, not a DICOM file: if it holds a NIfTI volume, rename it to {stem}.nii.gz.")
+    return UserError(f"{name} is not a DICOM file: it has no DICOM header.")
+
+
+def _parse(data: bytes, name: str) -> Dataset:
+    prefixed = has_dicom_prefix(data)
+    if not prefixed and not looks_like_dicom(data):
+        raise not_dicom_error(data, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data), force=not prefixed)
+            _ = [elem.VR for elem in ds]  # convert every raw element now, so a damaged header fails here
+    except Exception:  # noqa: BLE001 - pydicom raises many types for a damaged header
+        raise UserError(f"{name} is damaged or truncated: its DICOM header cannot be read.") from None
+    if not prefixed and not any(k in ds for k in ("SOPClassUID", "StudyInstanceUID", "Modality") + _PIXEL_TAGS):
+        raise not_dicom_error(data, name)
+    if len(ds) == 0:
+        raise UserError(f"{name} is truncated: the file ends inside its DICOM header.")
+    meta = ds.file_meta
+    if "TransferSyntaxUID" not in meta:  # no file meta: the encoding pydicom found while parsing says it
+        implicit, little = ds.original_encoding
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    return ds
+
+
+def _sop_class(ds: Dataset) -> UID | None:
+    uid = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
+    return UID(str(uid)) if uid else None
+
+
+def _check_image(ds: Dataset, name: str) -> None:
+    """Raise the right one-sentence error when `ds` holds no decodable image."""
+    sop = _sop_class(ds)
+    if not any(k in ds for k in _PIXEL_TAGS):
+        if "Rows" in ds or (sop is not None and "Image" in sop.name):
+            raise UserError(f"{name} is truncated: the file ends before its pixel data.")
+        what = f"a DICOM {sop.name} object" if sop is not None and sop.name != str(sop) else "a DICOM object without pixel data"
+        raise UserError(f"{name} holds no image: it is {what}.")
+    missing = [k for k in _REQUIRED if k not in ds]
+    if missing:
+        raise UserError(f"{name} has an incomplete image header: it lacks {', '.join(missing)}.")
+    photometric = str(ds.PhotometricInterpretation).strip()
+    if photometric not in _GREY + _COLOUR:
+        raise UserError(f"{name} uses the photometric interpretation {photometric}, which MedLab does not read.")
+    try:
+        frames, rows, cols = int(get_nr_frames(ds, warn=False)), int(ds.Rows), int(ds.Columns)
+        values = frames * rows * cols * int(ds.SamplesPerPixel)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} has an invalid image header: its frame count or image size is not a number.") from None
+    if min(frames, rows, cols) < 1:
+        raise UserError(f"{name} has an invalid image header: it describes {frames} frame(s) of {rows}x{cols} pixels.")
+    if values > MAX_VALUES:
+        raise UserError(f"{name} is larger than MedLab opens: {frames} frame(s) of {rows}x{cols} pixels.")
+    tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    if "PixelData" in ds and not tsyntax.is_compressed:
+        expected, found = get_expected_length(ds), len(ds.PixelData)
+        if found < expected:
+            raise UserError(f"{name} is truncated: its pixel data holds {found:,} of the {expected:,} bytes its header describes.")
+
+
+def _decode(ds: Dataset, name: str) -> np.ndarray:
+    """All frames as (F, H, W) or (F, H, W, S); YBR already converted to RGB by pydicom."""
+    tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = pixel_array(ds)
+    except NotImplementedError:
+        raise UserError(f"{name} uses a transfer syntax MedLab cannot decode ({tsyntax.name}): convert it to uncompressed DICOM first.") from None
+    except Exception:  # noqa: BLE001 - the decoding plugins raise many types for damaged data
+        raise UserError(f"{name} could not be decoded: its {tsyntax.name} pixel data is damaged or incomplete.") from None
+    if int(get_nr_frames(ds, warn=False)) == 1:
+        arr = arr[np.newaxis]
+    return arr
+
+
+def _functional(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
+    """An item of a functional group macro (PS3.3 C.7.6.16) for `frame`: per-frame first, then shared."""
+    for groups, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        items = ds.get(groups)
+        if items and index < len(items) and items[index].get(sequence):
+            return items[index].get(sequence)[0]
+    return None
+
+
+def _modality_values(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Stored values -> modality values (HU for CT) with pydicom's apply_modality_lut, per frame if enhanced."""
+    if ds.get("ModalityLUTSequence") or ("RescaleSlope" in ds and "RescaleIntercept" in ds):
+        return apply_modality_lut(arr, ds).astype(np.float32)
+    out = arr.astype(np.float32)
+    for i in range(arr.shape[0]):
+        item = _functional(ds, i, "PixelValueTransformationSequence")
+        if item is not None and "RescaleSlope" in item and "RescaleIntercept" in item:
+            rescale = Dataset()
+            rescale.RescaleSlope, rescale.RescaleIntercept = item.RescaleSlope, item.RescaleIntercept
+            out[i] = apply_modality_lut(arr[i], rescale)
+    return out
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
+
+
+def _file_windows(ds: Dataset, name: str, notes: list[str]) -> list[Window]:
+    """Every Window Center/Width pair the file names (VM 1-n), top level or functional groups."""
+    source = ds if "WindowCenter" in ds and "WindowWidth" in ds else _functional(ds, 0, "FrameVOILUTSequence")
+    if source is None or "WindowCenter" not in source or "WindowWidth" not in source:
+        return []
+    windows: list[Window] = []
+    for center, width in zip(_values(source.WindowCenter), _values(source.WindowWidth)):
+        try:
+            window = Window(center=float(center), width=float(width), source="file")
+        except (TypeError, ValueError):
+            window = None
+        if window is None or not window.width > 0 or not np.isfinite(window.center):
+            notes.append(f"{name} names a window ({center}, {width}) that cannot be used; it was skipped.")
+        elif window not in windows:  # files often repeat one window
+            windows.append(window)
+    return windows
+
+
+def _voi_lut(ds: Dataset) -> Dataset | None:
+    """The first VOI LUT Sequence item, with LUT Data as plain integers (so its encoding no longer matters)."""
+    items = ds.get("VOILUTSequence")
+    if not items or "LUTDescriptor" not in items[0] or "LUTData" not in items[0]:
+        return None
+    try:
+        descriptor = [int(v) for v in items[0].LUTDescriptor][:3]
+        values = items[0].LUTData
+        if isinstance(values, (bytes, bytearray)):
+            little = ds.original_encoding[1] is not False
+            values = np.frombuffer(values[: len(values) // 2 * 2], dtype="<u2" if little else ">u2")
+        values = [int(v) for v in np.atleast_1d(values)][: descriptor[0] or 2**16]
+    except (TypeError, ValueError, IndexError):
+        return None
+    if len(descriptor) != 3 or not values:
+        return None
+    item = Dataset()
+    item.LUTDescriptor = descriptor
+    item.add_new(0x00283006, "US", values)
+    return item
+
+
+def _spacing(ds: Dataset) -> tuple[float, float] | None:
+    """Pixel Spacing (row, column) in mm: the patient plane, else the detector plane, else functional groups."""
+    measures = _functional(ds, 0, "PixelMeasuresSequence")
+    value = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or (measures.get("PixelSpacing") if measures else None)
+    try:
+        row, col = (float(v) for v in _values(value)[:2])
+    except (TypeError, ValueError):
+        return None
+    return (row, col) if row > 0 and col > 0 else None
+
+
+def read_dicom(data: bytes, name: str, deidentifier: Deidentifier) -> MedicalImage:
+    """Read a DICOM file: de-identify the header, then decode every frame into a MedicalImage."""
+    if not data:
+        raise UserError(f"{name} is empty.")
+    ds = _parse(data, name)
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about odd values in nested items as it converts them
+            patient_key = deidentifier(ds, notes)
+    except Exception:  # noqa: BLE001 - a header we cannot clean must not be imported
+        raise UserError(f"{name} could not be de-identified, so it was not opened: its header is damaged.") from None
+    _check_image(ds, name)
+    if "PixelData" not in ds:
+        raise UserError(f"{name} holds float pixel data (parametric map), which MedLab does not read.")
+    photometric = str(ds.PhotometricInterpretation).strip()
+    stored = _decode(ds, name)
+    bits = int(ds.get("BitsStored") or ds.BitsAllocated)
+    file_windows: list[Window] = []
+    voi_item: Dataset | None = None
+    if photometric == "PALETTE COLOR":
+        try:
+            rgb = apply_color_lut(stored, ds)[..., :3]
+        except Exception:  # noqa: BLE001 - missing/odd palette descriptors
+            raise UserError(f"{name} is PALETTE COLOR but its palette cannot be used.") from None
+        bits = 8 if rgb.dtype == np.uint8 else 16
+        frames = rgb.astype(np.float32)
+    else:
+        try:
+            frames = stored.astype(np.float32) if photometric in _COLOUR else _modality_values(stored, ds)
+        except (TypeError, ValueError, IndexError):
+            raise UserError(f"{name} has an invalid Modality LUT or rescale slope/intercept.") from None
+    is_color = frames.ndim == 4
+    if is_color:
+        top = float(2**bits - 1)
+        value_range, default = (0.0, top), Window(center=top / 2, width=top, source="full-range")
+    else:
+        file_windows = _file_windows(ds, name, notes)
+        voi_item = _voi_lut(ds)
+        if voi_item is not None and not file_windows:
+            entries, first = voi_item.LUTDescriptor[0] or 2**16, voi_item.LUTDescriptor[1]
+            file_windows = [Window(center=first + (entries - 1) / 2, width=float(entries), source="file-lut")]
+        finite = frames[np.isfinite(frames)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        value_range = (low, high if high > low else low + 1.0)
+        default = file_windows[0] if file_windows else auto_window(frames)
+    if str(ds.get("LossyImageCompression", "")).strip() == "01":
+        notes.append(f"{name} was lossy compressed at some point; fine detail may differ from the original.")
+    spacing = _spacing(ds)
+    return MedicalImage(
+        name=name,
+        format="dicom",
+        frames=frames,
+        is_color=is_color,
+        bits=bits,
+        value_range=value_range,
+        default_window=default,
+        file_windows=file_windows,
+        invert=photometric == "MONOCHROME1",
+        modality=str(ds.get("Modality") or "") or None,
+        photometric=photometric,
+        spacing=spacing,
+        patient_key=patient_key,
+        tags=deidentified_tag_rows(ds),
+        dicom=ds,
+        voi_lut=voi_item,
+        warnings=notes,
+    )

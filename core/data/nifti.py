@@ -1,0 +1,105 @@
+"""NIfTI-1/-2 volumes (.nii, .nii.gz) through nibabel, shown as axial slices the way radiologists view them.
+
+The volume is reoriented to the closest canonical orientation (RAS+), then each axial slice is turned so
+anterior is up and the patient's right is on the viewer's left (radiological convention). Values keep the
+header's scaling (scl_slope/scl_inter), so CT stays in Hounsfield units.
+"""
+from __future__ import annotations
+
+import zlib
+
+import nibabel as nib
+import numpy as np
+
+from core.data.medical_image import MedicalImage
+from core.data.raster import MAX_VALUES
+from core.data.windowing import auto_window
+from core.errors import UserError
+
+MAX_NIFTI_BYTES = 2 << 30  # a .nii.gz may not expand past this (guards against gzip bombs)
+_GZIP = b"\x1f\x8b"
+
+
+def nifti_kind(data: bytes) -> str | None:
+    """'nifti1' | 'nifti2' | 'analyze-pair' (header only; image in a separate .img) from the header, else None."""
+    for size, magic_at in ((348, 344), (540, 4)):  # sizeof_hdr, then where the magic string sits
+        if len(data) < size or size not in (int.from_bytes(data[:4], "little"), int.from_bytes(data[:4], "big")):
+            continue
+        magic = data[magic_at : magic_at + 4]
+        if magic in (b"n+1\x00", b"n+2\x00"):
+            return "nifti1" if size == 348 else "nifti2"
+        if magic in (b"ni1\x00", b"ni2\x00") or size == 348:
+            return "analyze-pair"
+    return None
+
+
+def gunzip(data: bytes, name: str, limit: int = MAX_NIFTI_BYTES) -> bytes:
+    """Decompress a gzip file, refusing damaged data and anything that expands past `limit` bytes."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise UserError(f"{name} is a damaged gzip file: it cannot be decompressed.") from None
+    if len(out) > limit:
+        raise UserError(f"{name} is too large: it expands to more than {limit >> 20:,} MiB.")
+    if not inflater.eof:
+        raise UserError(f"{name} is truncated: its gzip data ends early.")
+    return out
+
+
+def _radiological_slices(volume: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) in RAS+ -> (Z, rows, cols) with anterior up and the patient's right on the left."""
+    return np.ascontiguousarray(np.flip(np.transpose(volume, (2, 1, 0)), axis=(1, 2)))
+
+
+def read_nifti(data: bytes, name: str) -> MedicalImage:
+    """Read a .nii or .nii.gz file (given as bytes) into axial slices in the file's own units."""
+    compressed = data[:2] == _GZIP
+    if compressed:
+        data = gunzip(data, name)
+    kind = nifti_kind(data)
+    if kind is None:
+        held = "a gzip file that does not hold a NIfTI volume" if compressed else "not a NIfTI file: it has no NIfTI header"
+        raise UserError(f"{name} is {held}.")
+    if kind == "analyze-pair":
+        raise UserError(f"{name} is a NIfTI/Analyze header whose image is in a separate file: save it as one .nii file.")
+    image_class = nib.Nifti1Image if kind == "nifti1" else nib.Nifti2Image
+    warnings: list[str] = []
+    try:
+        img = image_class.from_bytes(data)
+        shape = tuple(int(s) for s in img.shape)
+        if img.get_data_dtype().fields is not None:
+            raise UserError(f"{name} is a colour (RGB) NIfTI, which MedLab does not read.")
+        if int(np.prod(shape[:3])) > MAX_VALUES:
+            raise UserError(f"{name} is larger than MedLab opens: its first volume has {int(np.prod(shape[:3])):,} voxels.")
+        if len(shape) > 3 and int(np.prod(shape[3:])) > 1:
+            warnings.append(f"{name} holds {int(np.prod(shape[3:]))} volumes ({'x'.join(map(str, shape))}); only the first is shown.")
+        if len(shape) > 3:  # keep the first volume, from the header's shape, before reading any voxels
+            img = img.slicer[(slice(None),) * 3 + (0,) * (len(shape) - 3)]
+        elif len(shape) < 3:
+            img = image_class(np.asanyarray(img.dataobj).reshape(shape + (1,) * (3 - len(shape))), img.affine, img.header)
+        canonical = nib.as_closest_canonical(img)
+        volume = canonical.get_fdata(dtype=np.float32)
+        zooms = tuple(float(z) for z in canonical.header.get_zooms()[:3])
+        bits = int(img.header["bitpix"])
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - nibabel raises many types for a garbled or truncated file
+        raise UserError(f"{name} is damaged or truncated: its NIfTI data cannot be read.") from None
+    frames = _radiological_slices(volume)
+    finite = frames[np.isfinite(frames)]
+    if finite.size < frames.size:
+        warnings.append(f"{name} has {frames.size - finite.size:,} voxels that are not numbers (NaN/inf); they show as black.")
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    spacing = (zooms[1], zooms[0]) if all(z > 0 for z in zooms[:2]) else None
+    return MedicalImage(
+        name=name,
+        format="nifti",
+        frames=frames,
+        is_color=False,
+        bits=bits,
+        value_range=(low, high if high > low else low + 1.0),
+        default_window=auto_window(finite),
+        spacing=spacing,
+        warnings=warnings,
+    )
