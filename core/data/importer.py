@@ -1,0 +1,227 @@
+"""Import files into a workspace dataset: the one path used by the Dataset page and `python -m core import`.
+
+Steps: collect sources (folders, ZIPs, uploads) -> labels (CSV or class folders) -> decode and de-identify each
+file -> window and resize every frame -> seeded grouped split -> write the dataset atomically. Each file that
+cannot be used is listed in the summary with the reason; if none can be used, nothing is written.
+"""
+from __future__ import annotations
+
+import io
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+
+from core.data.deid import Deidentifier
+from core.data.labels import Labels, labels_from_csv, labels_from_folders
+from core.data.medical_image import MedicalImage
+from core.data.medmnist import fetch_medmnist, is_medmnist_npz, store_medmnist_npz
+from core.data.preprocess import Preprocessing, frame_to_unit_square, match_channels, to_storage
+from core.data.readers import read_medical_image, sanitize_filename
+from core.data.sources import Skipped, SourceFile, expand_uploads, path_sources
+from core.data.splits import assign_splits, stratum_of
+from core.data.store import DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
+from core.errors import UserError
+from core.settings import workspace_secret
+
+Progress = Callable[[float, str], None]
+
+
+class NothingImported(UserError):
+    """No file could be used; `skipped` says why for each."""
+
+    def __init__(self, message: str, skipped: list[Skipped]) -> None:
+        super().__init__(message)
+        self.skipped = skipped
+
+
+@dataclass
+class ImportSummary:
+    dataset_id: str
+    name: str
+    task: str
+    images: int
+    files: int
+    classes: list[str]
+    counts: dict[str, int]
+    class_counts: dict[str, dict[str, int]]
+    skipped: list[dict]
+    preprocessing: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Decoded:
+    source: SourceFile
+    stored_as: str          # path under files/, "" when the original is not kept
+    image: MedicalImage
+    labels: list[str]
+    group: str
+
+
+def import_paths(workspace: str, paths: list[Path], name: str | None = None, prep: Preprocessing | None = None,
+                 labels_csv: Path | None = None, label_column: str | None = None, seed: int = 0,
+                 progress: Progress | None = None) -> ImportSummary:
+    """Command-line import of folders, ZIPs and single files (DICOM, NIfTI, images, a MedMNIST .npz)."""
+    if len(paths) == 1 and is_medmnist_npz(paths[0]):
+        return _medmnist_summary(store_medmnist_npz(workspace, paths[0], name=name))
+    sources, skipped = path_sources(paths)
+    csv = (labels_csv.name, labels_csv.read_bytes()) if labels_csv else None
+    default_name = paths[0].stem if len(paths) == 1 else "imported"
+    return import_sources(workspace, sources, skipped, name or default_name, prep or Preprocessing(), csv,
+                          label_column, seed, progress)
+
+
+def import_medmnist(workspace: str, flag: str, size: int) -> ImportSummary:
+    """Fetch (or reuse the cached) MedMNIST subset and store it with its official split."""
+    return _medmnist_summary(store_medmnist_npz(workspace, fetch_medmnist(flag, size), flag=flag))
+
+
+def _medmnist_summary(info: DatasetInfo) -> ImportSummary:
+    return ImportSummary(info.id, info.name, info.task, info.num_images, 1, info.classes, info.split_counts,
+                         info.class_counts, [], ["Images kept as published by MedMNIST, with its official split."])
+
+
+def import_uploads(workspace: str, uploads: list[tuple[str, bytes]], name: str, prep: Preprocessing,
+                   labels_csv: tuple[str, bytes] | None = None, label_column: str | None = None, seed: int = 0,
+                   progress: Progress | None = None) -> ImportSummary:
+    """Browser uploads: files, ZIPs of class folders or a folder upload, optionally with a labels CSV."""
+    if not uploads:
+        raise UserError("Choose at least one file to import.")
+    sources, skipped = expand_uploads(uploads)
+    return import_sources(workspace, sources, skipped, name, prep, labels_csv, label_column, seed, progress)
+
+
+def import_sources(workspace: str, sources: list[SourceFile], skipped: list[Skipped], name: str,
+                   prep: Preprocessing, labels_csv: tuple[str, bytes] | None = None,
+                   label_column: str | None = None, seed: int = 0, progress: Progress | None = None
+                   ) -> ImportSummary:
+    report = progress or (lambda fraction, message: None)
+    name = name.strip() or "imported"
+    skipped = list(skipped)
+    csv_sources = [s for s in sources if s.path.lower().endswith(".csv")]
+    sources = [s for s in sources if not s.path.lower().endswith(".csv")]
+    if labels_csv is None and len(csv_sources) == 1:  # a labels.csv packed next to the images
+        labels_csv = (csv_sources[0].name, csv_sources[0].read())
+    else:
+        skipped += [Skipped(s.path, "a CSV file that was not used as the label table") for s in csv_sources]
+    if not sources:
+        raise NothingImported("There are no image files to import.", skipped)
+
+    if labels_csv:
+        labels, sources, label_skips = labels_from_csv(labels_csv[1], labels_csv[0], sources, label_column)
+    else:
+        labels, sources, label_skips = labels_from_folders(sources)
+    skipped += label_skips
+
+    secret = workspace_secret(workspace)
+    decoded, warnings = _decode_all(sources, labels, secret, skipped, report)
+    if not decoded:
+        reason = f"{skipped[0].file}: {skipped[0].reason}".rstrip(".") if skipped else "no files were given"
+        raise NothingImported(f"None of the files could be imported (first problem: {reason}).", skipped)
+
+    report(0.9, "Splitting and saving")
+    summary = _store(workspace, name, decoded, labels, prep, seed, skipped, warnings)
+    report(1.0, f"Imported {summary.images} images")
+    return summary
+
+
+def _decode_all(sources: list[SourceFile], labels: Labels, secret: bytes, skipped: list[Skipped],
+                report: Progress) -> tuple[list[_Decoded], list[str]]:
+    deidentifier = Deidentifier(secret)
+    decoded: list[_Decoded] = []
+    warnings: list[str] = []
+    used_names: set[str] = set()
+    for number, source in enumerate(sources):
+        report(0.85 * number / max(len(sources), 1), f"Reading {source.name}")
+        try:
+            image = read_medical_image(source.read(), source.name, deidentifier=deidentifier)
+        except UserError as error:
+            skipped.append(Skipped(source.path, error.message))
+            continue
+        except Exception as error:  # a library choking on a malformed file must not stop the import
+            skipped.append(Skipped(source.path, f"could not be decoded ({type(error).__name__})"))
+            continue
+        warnings += [f"{source.path}: {w}" for w in image.warnings]
+        stored_as = _unique_path(source.path, used_names)
+        # CSV patient ids are identifying and get a keyed pseudonym; DICOM keys come pseudonymised already
+        csv_patient = labels.patients.get(source.path)
+        group = deidentifier.pseudonym(csv_patient) if csv_patient else image.patient_key
+        decoded.append(_Decoded(source, stored_as, image, labels.by_path.get(source.path, []),
+                                group or f"file:{stored_as}"))
+    return decoded, warnings
+
+
+def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, prep: Preprocessing, seed: int,
+           skipped: list[Skipped], warnings: list[str]) -> ImportSummary:
+    channels = prep.channels or (3 if any(d.image.is_color for d in decoded) else 1)
+    dtype = np.uint16 if any(d.image.bits > 8 for d in decoded) else np.uint8
+    arrays, rows, per_item_labels = [], [], []
+    for item in decoded:
+        for frame in range(item.image.frame_count):
+            unit = match_channels(frame_to_unit_square(item.image, frame, prep), channels)
+            arrays.append(to_storage(unit, dtype))
+            suffix = f"#{frame + 1}" if item.image.frame_count > 1 else ""
+            rows.append({"name": item.stored_as + suffix, "file": item.stored_as, "frame": frame,
+                         "label": "|".join(item.labels), "group": item.group, "format": item.image.format,
+                         "width": item.image.width, "height": item.image.height})
+            per_item_labels.append(item.labels)
+    images = np.stack(arrays)
+    class_index = {c: i for i, c in enumerate(labels.classes)}
+    if labels.kind == "single":
+        task, label_array = "classification", np.array([class_index[names[0]] for names in per_item_labels])
+    elif labels.kind == "multi":
+        task = "multilabel"
+        label_array = np.zeros((len(rows), len(labels.classes)), dtype=np.uint8)
+        for i, names in enumerate(per_item_labels):
+            label_array[i, [class_index[n] for n in names]] = 1
+    else:
+        task, label_array = "unlabelled", np.full(len(rows), -1, dtype=np.int64)
+    groups = np.array([row["group"] for row in rows])
+    splits = assign_splits(stratum_of(label_array), groups, seed=seed)
+    items = pd.DataFrame(rows)
+    items.insert(4, "split", splits)
+    split_counts, class_counts = count_by_split(task, labels.classes, label_array, splits)
+
+    dataset_id = new_dataset_id(name)
+    policy = Preprocessing(prep.size, channels, prep.resize, prep.window)
+    info = DatasetInfo(
+        id=dataset_id, name=name, task=task, classes=labels.classes, size=prep.size, channels=channels,
+        num_images=len(rows), split_counts=split_counts, class_counts=class_counts, source="upload",
+        preprocessing={**policy.as_dict(), "dtype": np.dtype(dtype).name, "labels_from": labels.origin,
+                       "split_seed": seed},
+        skipped=[s.as_dict() for s in skipped],
+        description=f"Imported from {len(decoded)} files.",
+    )
+    files = {item.stored_as: _original_bytes(item) for item in decoded if item.image.format != "nifti"}
+    write_dataset(datasets_dir(workspace) / dataset_id, info, images, label_array, items, files)
+    return ImportSummary(dataset_id, name, task, len(rows), len(decoded), labels.classes, split_counts,
+                         class_counts, [s.as_dict() for s in skipped], policy.describe(), warnings)
+
+
+def _original_bytes(item: _Decoded) -> bytes:
+    """What is kept of the original: the de-identified DICOM (never the uploaded bytes) or the image file."""
+    if item.image.dicom is not None:
+        buffer = io.BytesIO()
+        pydicom.dcmwrite(buffer, item.image.dicom, enforce_file_format=False)
+        return buffer.getvalue()
+    return item.source.read()
+
+
+def _unique_path(path: str, used: set[str]) -> str:
+    """A sanitised relative path (folders kept) that no other file of this import has."""
+    parts = [sanitize_filename(part) for part in path.split("/") if part not in ("", ".")]
+    candidate = "/".join(parts)
+    stem, ext = posixpath.splitext(candidate)
+    number = 2
+    while candidate in used:
+        candidate, number = f"{stem}_{number}{ext}", number + 1
+    used.add(candidate)
+    return candidate

@@ -1,0 +1,80 @@
+"""Seeded train/validation/test splits: stratified by class, grouped by patient so no patient spans two splits.
+
+A split is computed once when a dataset is stored and saved with it, so every run sees the same test set.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, GroupShuffleSplit
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.70, 0.15, 0.15)
+
+
+def assign_splits(
+    strata: np.ndarray,
+    groups: np.ndarray,
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+) -> np.ndarray:
+    """Return an array of "train" / "val" / "test", one per item.
+
+    Args:
+        strata: one stratum per item (the class index; for multi-label data the rarest positive label;
+            -1 when unlabelled). Class proportions are kept close to equal across splits.
+        groups: one group key per item (a pseudonymous patient key, or the file an item came from);
+            all items of a group land in the same split.
+        fractions: train, val, test shares; they must sum to 1.
+        seed: the same seed gives the same split.
+    """
+    strata = np.asarray(strata)
+    groups = np.asarray(groups).astype(str)
+    n = len(strata)
+    result = np.full(n, "train", dtype=object)
+    if n == 0:
+        return result.astype(str)
+    _, val_frac, test_frac = fractions
+    if abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
+        raise ValueError(f"split fractions must be non-negative and sum to 1, got {fractions}")
+
+    unique_groups = np.unique(groups)
+    if len(unique_groups) < 3:  # too few groups to give every split one: everything trains
+        return result.astype(str)
+
+    test_idx = _take_share(np.arange(n), strata, groups, test_frac, seed)
+    result[test_idx] = "test"
+    rest = np.setdiff1d(np.arange(n), test_idx)
+    if val_frac > 0 and len(np.unique(groups[rest])) >= 2:
+        val_idx = _take_share(rest, strata[rest], groups[rest], val_frac / (1 - test_frac), seed + 1)
+        result[val_idx] = "val"
+    return result.astype(str)
+
+
+def _take_share(indices: np.ndarray, strata: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Pick about `share` of `indices` as whole groups, stratified when every class has enough groups."""
+    if share <= 0:
+        return np.array([], dtype=int)
+    n_groups = len(np.unique(groups))
+    n_folds = int(round(1 / share))
+    per_class_groups = [len(np.unique(groups[strata == c])) for c in np.unique(strata)]
+    if n_folds >= 2 and min(per_class_groups) >= n_folds and n_groups >= n_folds:
+        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        _, picked = next(folds.split(np.zeros(len(strata)), strata, groups))
+    else:  # a rare class or few groups: fall back to a plain grouped shuffle
+        shuffle = GroupShuffleSplit(n_splits=1, test_size=max(share, 1 / n_groups), random_state=seed)
+        _, picked = next(shuffle.split(np.zeros(len(strata)), strata, groups))
+    return indices[picked]
+
+
+def stratum_of(labels: np.ndarray) -> np.ndarray:
+    """The stratum used for splitting: the class index, or for multi-hot labels the rarest positive label
+    (so rare findings are spread over the splits), or -1 when an item has no positive label."""
+    labels = np.asarray(labels)
+    if labels.ndim == 1:
+        return labels.astype(int)
+    frequency = labels.sum(axis=0)
+    order = np.argsort(frequency)  # rarest first
+    strata = np.full(len(labels), -1, dtype=int)
+    for label in order[::-1]:  # later (rarer) labels overwrite earlier ones
+        strata[labels[:, label] > 0] = label
+    return strata

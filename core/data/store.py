@@ -1,0 +1,181 @@
+"""The dataset store: each dataset is a folder written once and read by every page, run and session.
+
+    <dataset folder>/
+        dataset.json    DatasetInfo: name, task, classes, size, channels, counts, source, preprocessing, skipped
+        items.csv       one row per image: name, file, label, split, group, original size
+        images.npy      uint8 or uint16 (N, H, W, C), read memory-mapped
+        labels.npy      int64 (N,) class index (-1 unlabelled), or uint8 (N, K) multi-hot
+        files/          the de-identified originals (DICOM, PNG, ...) for the viewer, when there were any
+
+Stored datasets live in the workspace (datasets/<id>/); built-in ones are generated into a shared folder
+(see core.data.builtin). A dataset is written into a temporary folder and renamed into place, so a failed
+import leaves nothing behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.data.splits import SPLITS
+from core.errors import UserError
+from core.settings import workspace_dir
+
+TASKS = ("classification", "multilabel", "unlabelled")
+
+
+@dataclass
+class DatasetInfo:
+    """What a dataset is; saved as dataset.json and listed by `python -m core datasets --json`."""
+
+    id: str
+    name: str
+    task: str                         # "classification" | "multilabel" | "unlabelled"
+    classes: list[str]
+    size: int                         # images are size x size
+    channels: int                     # 1 (greyscale) or 3 (RGB)
+    num_images: int
+    split_counts: dict[str, int]      # split -> images
+    class_counts: dict[str, dict[str, int]]  # split -> class -> images (multi-label: positives per label)
+    source: str                       # "builtin" | "upload" | "medmnist"
+    preprocessing: dict = field(default_factory=dict)  # how files became arrays (shown to users, reused for prediction)
+    skipped: list[dict] = field(default_factory=list)  # files left out at import, with the reason
+    description: str = ""
+    created: str = ""
+    builtin: bool = False
+
+    def public_dict(self) -> dict:
+        """The JSON summary for listings (the CLI's `datasets --json`)."""
+        return {
+            "id": self.id, "name": self.name, "task": self.task, "classes": self.classes,
+            "counts": self.split_counts, "class_counts": self.class_counts, "images": self.num_images,
+            "size": self.size, "channels": self.channels, "source": self.source, "builtin": self.builtin,
+        }
+
+
+class Dataset:
+    """A stored dataset opened for reading. Arrays are memory-mapped; treat them as read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.info = DatasetInfo(**json.loads((path / "dataset.json").read_text()))
+        self._items: pd.DataFrame | None = None
+
+    @property
+    def images(self) -> np.ndarray:
+        return np.load(self.path / "images.npy", mmap_mode="r")
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.load(self.path / "labels.npy")
+
+    @property
+    def items(self) -> pd.DataFrame:
+        if self._items is None:
+            self._items = pd.read_csv(self.path / "items.csv", dtype={"label": str, "group": str, "file": str},
+                                      keep_default_na=False)
+        return self._items
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.items["split"].to_numpy() == split)
+
+    def original_file(self, index: int) -> Path | None:
+        """The stored de-identified original an item came from, if the dataset kept one."""
+        name = self.items["file"].iloc[index]
+        return self.path / "files" / name if name else None
+
+    def unit_images(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """Images as float32 in [0, 1], (N, H, W, C)."""
+        images = self.images if indices is None else self.images[indices]
+        return images.astype(np.float32) / np.iinfo(images.dtype).max
+
+
+def new_dataset_id(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "dataset"
+    return f"{slug}-{secrets.token_hex(3)}"
+
+
+def datasets_dir(workspace: str) -> Path:
+    path = workspace_dir(workspace) / "datasets"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_dataset(
+    folder: Path,
+    info: DatasetInfo,
+    images: np.ndarray,
+    labels: np.ndarray,
+    items: pd.DataFrame,
+    files: dict[str, bytes] | None = None,
+) -> Dataset:
+    """Write a complete dataset into `folder` atomically (temporary sibling folder, then rename)."""
+    if images.ndim != 4 or images.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"images must be uint8/uint16 (N, H, W, C), got {images.dtype} {images.shape}")
+    if not (len(images) == len(labels) == len(items) == info.num_images):
+        raise ValueError("images, labels, items and info.num_images disagree")
+    tmp = folder.parent / f".tmp-{folder.name}-{secrets.token_hex(4)}"
+    tmp.mkdir(parents=True)
+    try:
+        info.created = info.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        np.save(tmp / "images.npy", np.ascontiguousarray(images))
+        np.save(tmp / "labels.npy", labels)
+        items.to_csv(tmp / "items.csv", index=False)
+        for relative, data in (files or {}).items():
+            target = tmp / "files" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (tmp / "dataset.json").write_text(json.dumps(asdict(info), indent=1))
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Dataset(folder)
+
+
+def count_by_split(task: str, classes: list[str], labels: np.ndarray, splits: np.ndarray
+                   ) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Images per split, and images per class per split (positives per label for multi-label data)."""
+    split_counts = {s: int((splits == s).sum()) for s in SPLITS}
+    class_counts: dict[str, dict[str, int]] = {}
+    for split in SPLITS:
+        chosen = labels[splits == split]
+        if task == "classification":
+            class_counts[split] = {c: int((chosen == i).sum()) for i, c in enumerate(classes)}
+        elif task == "multilabel":
+            class_counts[split] = {c: int(chosen[:, i].sum()) for i, c in enumerate(classes)}
+        else:
+            class_counts[split] = {}
+    return split_counts, class_counts
+
+
+def stored_datasets(workspace: str) -> list[DatasetInfo]:
+    infos = []
+    for folder in sorted(datasets_dir(workspace).iterdir()):
+        if folder.is_dir() and not folder.name.startswith(".") and (folder / "dataset.json").exists():
+            infos.append(Dataset(folder).info)
+    return sorted(infos, key=lambda info: info.created, reverse=True)
+
+
+def stored_dataset_path(workspace: str, dataset_id: str) -> Path | None:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", dataset_id):
+        return None
+    path = datasets_dir(workspace) / dataset_id
+    return path if (path / "dataset.json").exists() else None
+
+
+def delete_dataset(workspace: str, dataset_id: str) -> None:
+    path = stored_dataset_path(workspace, dataset_id)
+    if path is None:
+        raise UserError(f"There is no stored dataset '{dataset_id}' in workspace '{workspace}'.")
+    trash = path.parent / f".deleted-{path.name}-{secrets.token_hex(4)}"
+    os.replace(path, trash)  # disappears at once for readers; the bytes go after
+    shutil.rmtree(trash, ignore_errors=True)

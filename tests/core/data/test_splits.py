@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.data.splits import assign_splits, stratum_of
+
+
+def _grouped(n_patients: int = 200, per_patient: int = 2, classes: int = 3):
+    labels = np.repeat(np.arange(n_patients) % classes, per_patient)
+    groups = np.repeat([f"P{i}" for i in range(n_patients)], per_patient)
+    return labels, groups
+
+
+def test_same_seed_same_split_and_other_seed_differs():
+    labels, groups = _grouped()
+    first = assign_splits(labels, groups, seed=3)
+    assert (first == assign_splits(labels, groups, seed=3)).all()
+    assert (first != assign_splits(labels, groups, seed=4)).any()
+
+
+def test_no_patient_in_two_splits():
+    labels, groups = _grouped(per_patient=3)
+    splits = assign_splits(labels, groups, seed=0)
+    for patient in np.unique(groups):
+        assert len(set(splits[groups == patient])) == 1
+
+
+def test_fractions_and_stratification():
+    labels, groups = _grouped(n_patients=600, per_patient=1)
+    splits = assign_splits(labels, groups, seed=0)
+    shares = {s: (splits == s).mean() for s in ("train", "val", "test")}
+    assert shares["train"] == pytest.approx(0.70, abs=0.03)
+    assert shares["val"] == pytest.approx(0.15, abs=0.03)
+    assert shares["test"] == pytest.approx(0.15, abs=0.03)
+    for split in ("train", "val", "test"):
+        per_class = np.bincount(labels[splits == split], minlength=3) / (splits == split).sum()
+        assert np.allclose(per_class, 1 / 3, atol=0.04)
+
+
+def test_rare_class_falls_back_without_error():
+    labels = np.array([0] * 50 + [1] * 2)
+    groups = np.array([f"G{i}" for i in range(52)])
+    splits = assign_splits(labels, groups, seed=0)
+    assert set(splits) == {"train", "val", "test"}
+
+
+def test_tiny_dataset_trains_on_everything():
+    splits = assign_splits(np.array([0, 1]), np.array(["a", "b"]))
+    assert list(splits) == ["train", "train"]
+
+
+def test_multilabel_stratum_is_rarest_positive():
+    labels = np.array([[1, 0, 0], [1, 1, 0], [1, 1, 1], [0, 0, 0]])
+    # label 0 is most common, label 2 rarest
+    assert list(stratum_of(labels)) == [0, 1, 2, -1]
