@@ -1,0 +1,125 @@
+"""Data commands: `datasets`, `import`, `inspect`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from core.data.catalog import list_datasets
+from core.data.importer import NothingImported, import_paths
+from core.data.preprocess import RESIZE_POLICIES, Preprocessing
+from core.data.readers import read_medical_image
+from core.data.windowing import render_8bit, resolve_window
+from core.errors import UserError
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    datasets = commands.add_parser("datasets", parents=[common], help="list built-in and stored datasets")
+    datasets.add_argument("--json", action="store_true", help="print a JSON list")
+    datasets.set_defaults(handler=run_datasets)
+
+    imp = commands.add_parser("import", parents=[common],
+                              help="import a folder, ZIP, DICOM/NIfTI/image files or a MedMNIST .npz")
+    imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    imp.add_argument("--name", help="dataset name (default: the file or folder name)")
+    imp.add_argument("--labels", type=Path, metavar="CSV", help="CSV of filename,label (several labels: a|b)")
+    imp.add_argument("--label-column", help="the CSV column holding the labels (default: 'label')")
+    imp.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
+    imp.add_argument("--channels", type=int, choices=(1, 3), help="1 greyscale or 3 RGB (default: from the data)")
+    imp.add_argument("--resize", choices=sorted(RESIZE_POLICIES), default="pad", help="how to make images square")
+    imp.add_argument("--window", default="default", help="greyscale window: default, a preset, or C,W")
+    imp.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
+    imp.add_argument("--json", action="store_true", help="print a JSON summary")
+    imp.set_defaults(handler=run_import)
+
+    inspect = commands.add_parser("inspect", parents=[common], help="show what the viewer shows for one file")
+    inspect.add_argument("file", type=Path, metavar="FILE")
+    inspect.add_argument("--window", help="preset name (lung, bone, ...), 'file', 'auto' or C,W")
+    inspect.add_argument("--frame", type=int, default=None, help="frame to render (default: the middle one)")
+    inspect.add_argument("--png", type=Path, metavar="OUT", help="write an 8-bit rendering here")
+    inspect.add_argument("--json", action="store_true", help="print a JSON summary")
+    inspect.set_defaults(handler=run_inspect)
+
+
+def run_datasets(args: argparse.Namespace) -> int:
+    from core.cli import print_json
+
+    infos = list_datasets(args.workspace)
+    if args.json:
+        print_json([info.public_dict() for info in infos])
+        return 0
+    for info in infos:
+        classes = ", ".join(info.classes) if info.classes else "unlabelled"
+        print(f"{info.id:28} {info.num_images:7d} images  {info.size}px  {info.task:14} {classes}")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from core.cli import print_json
+
+    prep = Preprocessing(size=args.size, channels=args.channels, resize=args.resize, window=args.window)
+    if args.labels and not args.labels.is_file():
+        raise UserError(f"The labels file {args.labels} does not exist.")
+
+    def progress(fraction: float, message: str) -> None:
+        if sys.stderr.isatty() and not args.json:  # a progress line only for a person watching a terminal
+            print(f"\r{fraction:4.0%} {message[:60]:60}", end="", file=sys.stderr, flush=True)
+
+    try:
+        summary = import_paths(args.workspace, args.paths, args.name, prep, args.labels, args.label_column,
+                               args.seed, progress)
+    except NothingImported as error:
+        if args.json:  # the reasons still matter to a script
+            print_json({"dataset_id": None, "images": 0, "skipped": [s.as_dict() for s in error.skipped]})
+        raise
+    if args.json:
+        print_json(summary.as_dict())
+        return 0
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(f"Imported {summary.images} images from {summary.files} files as '{summary.dataset_id}' "
+          f"({summary.task}; classes: {', '.join(summary.classes) or 'none'}).")
+    for split, count in summary.counts.items():
+        print(f"  {split:5} {count}")
+    for skipped in summary.skipped:
+        print(f"  skipped {skipped['file']}: {skipped['reason']}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from core.cli import print_json
+
+    if not args.file.is_file():
+        raise UserError(f"{args.file} does not exist.")
+    image = read_medical_image(args.file.read_bytes(), args.file.name)
+    frame = image.frame_count // 2 if args.frame is None else args.frame
+    if not 0 <= frame < image.frame_count:
+        raise UserError(f"{args.file.name} has {image.frame_count} frames; --frame must be 0 to {image.frame_count - 1}.")
+    window = resolve_window(image, args.window) if args.window else image.default_window
+    if args.png:
+        _write_png(render_8bit(image, frame, None if image.is_color and not args.window else window), args.png)
+    result = {
+        "file": args.file.name, "format": image.format, "shape": list(image.frames.shape),
+        "frames": image.frame_count, "frame": frame, "modality": image.modality, "photometric": image.photometric,
+        "color": image.is_color, "bits": image.bits, "window": window.as_dict(),
+        "file_windows": [w.as_dict() for w in image.file_windows],
+        "spacing": list(image.spacing) if image.spacing else None, "warnings": image.warnings,
+        "png": str(args.png) if args.png else None,
+    }
+    if args.json:
+        print_json(result)
+    else:
+        for key, value in result.items():
+            print(f"{key:13} {value}")
+    return 0
+
+
+def _write_png(pixels, out: Path) -> None:
+    if out.parent and not out.parent.exists():
+        raise UserError(f"The folder {out.parent} does not exist.")
+    tmp = out.with_name(f".{out.name}.tmp")
+    Image.fromarray(pixels).save(tmp, format="PNG")
+    os.replace(tmp, out)
