@@ -1,0 +1,21 @@
+"""Home page: what MedLab is and where to start."""
+import streamlit as st
+
+from pages.ui.entry import through_entry_point
+from pages.ui.session import current_workspace
+
+through_entry_point()
+st.title("MedLab")
+st.write("A workbench for deep learning on medical images: bring chest X-rays, DICOM series, NIfTI volumes or "
+         "MedMNIST, or start with the built-in chest phantom, and look at your data the way a radiologist and an "
+         "ML engineer would.")
+st.markdown(f"You are in workspace **{current_workspace()}**: datasets and runs are kept per workspace (change it "
+            "in the sidebar).")
+st.page_link("pages/dataset.py", label="Dataset: import, browse and view images, set augmentation",
+             icon=":material/photo_library:")
+st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
+st.page_link("pages/evaluate.py", label="Evaluate", icon=":material/analytics:")
+st.page_link("pages/enhance.py", label="Enhance", icon=":material/auto_fix_high:")
+st.page_link("pages/synthesize.py", label="Synthesize", icon=":material/blur_on:")
+st.caption("Privacy: DICOM files lose their identifying tags (DICOM PS3.15 Annex E basic profile) before "
+           "anything is stored or shown. Everything stays on this server.")

@@ -1,0 +1,68 @@
+"""The Dataset page's gallery: a filtered grid of thumbnails with labels, and the viewer for one of them."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.data.medical_image import image_from_array
+from core.data.readers import read_medical_image
+from core.data.store import Dataset
+from core.data.splits import SPLITS
+from pages.ui.viewer import render_viewer
+
+PER_PAGE = 24
+COLUMNS = 6
+THUMB_PIXELS = 112
+
+
+def render_gallery(dataset: Dataset) -> None:
+    info, items = dataset.info, dataset.items
+    filters = st.columns([2, 2, 1])
+    classes = filters[0].multiselect("Class", info.classes, key=f"gallery-class-{info.id}",
+                                     placeholder="all classes") if info.classes else []
+    splits = filters[1].multiselect("Split", SPLITS, key=f"gallery-split-{info.id}", placeholder="all splits")
+    mask = np.ones(len(items), dtype=bool)
+    if classes:
+        mask &= items["label"].apply(lambda cell: bool(set(cell.split("|")) & set(classes))).to_numpy()
+    if splits:
+        mask &= items["split"].isin(splits).to_numpy()
+    chosen = np.flatnonzero(mask)
+    pages = max(1, -(-len(chosen) // PER_PAGE))
+    page = filters[2].number_input(f"Page (of {pages})", 1, pages, 1, key=f"gallery-page-{info.id}")
+    st.caption(f"{len(chosen):,} images match.")
+    shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
+    images = dataset.images
+    for row_start in range(0, len(shown), COLUMNS):
+        for column, index in zip(st.columns(COLUMNS), shown[row_start:row_start + COLUMNS]):
+            label = items["label"].iloc[index].replace("|", ", ") or "unlabelled"
+            column.image(_thumbnail(images[index]), caption=f"{label} · {items['split'].iloc[index]}",
+                         width="stretch")
+            if column.button("View", key=f"view-{info.id}-{index}", width="stretch"):
+                st.session_state[f"viewing-{info.id}"] = int(index)
+    viewing = st.session_state.get(f"viewing-{info.id}")
+    if viewing is not None and viewing < len(items):
+        st.divider()
+        st.subheader(f"{items['name'].iloc[viewing]} — {items['label'].iloc[viewing] or 'unlabelled'}")
+        render_viewer(_viewer_image(dataset, viewing), key=f"viewer-{info.id}-{viewing}")
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    pixels = (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else np.asarray(image)
+    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+    factor = max(1, THUMB_PIXELS // pixels.shape[0])
+    return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _original(path: str, modified: float):
+    """A stored original, decoded once (files in the store are already de-identified)."""
+    with open(path, "rb") as handle:
+        return read_medical_image(handle.read(), path.rsplit("/", 1)[-1])
+
+
+def _viewer_image(dataset: Dataset, index: int):
+    """The stored original when the dataset kept it (full bit depth and window), else the stored array."""
+    path = dataset.original_file(index)
+    if path is not None and path.exists():
+        return _original(str(path), path.stat().st_mtime)
+    return image_from_array(dataset.items["name"].iloc[index], np.asarray(dataset.images[index]))

@@ -1,0 +1,130 @@
+"""The Dataset page's import panel: built-in data, uploads (files, ZIPs, folders, labels CSV) and MedMNIST."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.data.builtin import builtin_infos
+from core.data.importer import ImportSummary, NothingImported, import_medmnist, import_uploads
+from core.data.medmnist import MEDMNIST_FLAGS, MEDMNIST_SIZES, medmnist_cache_path
+from core.data.preprocess import RESIZE_POLICIES, Preprocessing
+from core.data.windowing import PRESETS
+from core.errors import UserError
+from pages.ui.session import select_dataset, user_errors
+
+SOURCES = ("Built-in", "Upload files", "Upload a folder", "MedMNIST")
+SIZES = (28, 64, 128, 224, 256, 512)
+
+
+def render_import(workspace: str) -> None:
+    last = st.session_state.pop("last-import", None)
+    if last:
+        _show_summary(ImportSummary(**last))
+    source = st.radio("Source", SOURCES, horizontal=True, key="import-source")
+    if source == "Built-in":
+        _builtin()
+    elif source == "MedMNIST":
+        _medmnist(workspace)
+    else:
+        _upload(workspace, folder=source == "Upload a folder")
+
+
+def _builtin() -> None:
+    st.write("Built-in datasets need no download; they are generated from a fixed seed the first time they are used.")
+    infos = builtin_infos()
+    for info in infos:
+        left, right = st.columns([4, 1])
+        left.markdown(f"**{info.name}** · {info.num_images} images · {', '.join(info.classes)}")
+        if right.button("Open", key=f"open-{info.id}"):
+            select_dataset(info.id)
+            st.rerun()
+    st.caption(infos[0].description)
+
+
+def _upload(workspace: str, folder: bool) -> None:
+    if folder:
+        uploads = st.file_uploader("Folder of images (class sub-folders become labels)",
+                                   accept_multiple_files="directory", key="upload-folder")
+    else:
+        uploads = st.file_uploader(
+            "Images, DICOM, NIfTI or a ZIP of class folders",
+            accept_multiple_files=True, key="upload-files",
+            help="PNG, JPEG, TIFF, BMP, DICOM (any extension), NIfTI (.nii, .nii.gz), or a ZIP whose folders are "
+                 "the classes. Add a CSV of filename,label to label files instead of using folders.",
+        )
+    labels_file = st.file_uploader("Labels CSV (optional): filename,label — several labels as a|b",
+                                   type=["csv"], key="upload-labels")
+    label_column = st.text_input("Label column (optional)", key="label-column",
+                                 help="Leave empty to use the column called 'label'.") if labels_file else None
+    prep = _preprocessing_form()
+    default_name = (uploads[0].name.split("/")[0].rsplit(".", 1)[0] if uploads else "") or "my-dataset"
+    name = st.text_input("Dataset name", value=default_name, key="dataset-name")
+    if st.button("Import", type="primary", disabled=not uploads, key="import-button"):
+        files = [(upload.name, upload.getvalue()) for upload in uploads]
+        csv = (labels_file.name, labels_file.getvalue()) if labels_file else None
+        bar = st.progress(0.0, text="Starting")
+        try:
+            summary = import_uploads(workspace, files, name, prep, csv, label_column or None,
+                                     progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text))
+        except NothingImported as error:
+            bar.empty()
+            st.error(error.message)
+            _skipped_table([s.as_dict() for s in error.skipped])
+            return
+        except UserError as error:
+            bar.empty()
+            st.error(error.message)
+            return
+        _finish(summary)
+
+
+def _preprocessing_form() -> Preprocessing | None:
+    with st.expander("Size, channels and windowing", expanded=False):
+        size = st.select_slider("Image size (pixels)", SIZES, value=128, key="prep-size")
+        channels = st.radio("Channels", ["Automatic", "Greyscale (1)", "RGB (3)"], horizontal=True,
+                            key="prep-channels")
+        resize = st.radio("Non-square images", list(RESIZE_POLICIES), horizontal=True, key="prep-resize",
+                          format_func=lambda p: {"pad": "Pad", "crop": "Centre-crop", "stretch": "Stretch"}[p])
+        window = st.selectbox("Window for DICOM/NIfTI", ["default", *PRESETS], key="prep-window",
+                              format_func=lambda w: "File's own (else automatic)" if w == "default" else w)
+        prep = Preprocessing(size=size, channels={"Automatic": None, "Greyscale (1)": 1, "RGB (3)": 3}[channels],
+                             resize=resize, window=window)
+    st.markdown("**How images will be prepared**\n" + "\n".join(f"- {line}" for line in prep.describe()))
+    return prep
+
+
+def _medmnist(workspace: str) -> None:
+    st.write("MedMNIST v2 subsets with their official splits. Downloaded once into the cache; offline, place the "
+             "file in the cache folder shown below.")
+    flag = st.selectbox("Subset", MEDMNIST_FLAGS, key="medmnist-flag")
+    size = st.select_slider("Size", MEDMNIST_SIZES, value=28, key="medmnist-size")
+    path = medmnist_cache_path(flag, size)
+    st.caption(("Cached: " if path.exists() else "Not cached yet; will download to: ") + str(path))
+    if st.button("Import MedMNIST", type="primary", key="medmnist-button"):
+        with user_errors(), st.spinner(f"Importing {path.name}"):
+            _finish(import_medmnist(workspace, flag, size))
+
+
+def _finish(summary: ImportSummary) -> None:
+    """Select the new dataset and rerun, so the picker at the top shows it; the summary survives the rerun."""
+    select_dataset(summary.dataset_id)
+    st.session_state["last-import"] = summary.as_dict()
+    st.rerun()
+
+
+def _show_summary(summary: ImportSummary) -> None:
+    st.success(f"Imported {summary.images} images from {summary.files} files as **{summary.name}** "
+               f"({summary.task}{'; classes: ' + ', '.join(summary.classes) if summary.classes else ''}). "
+               "It is now selected above.")
+    counts = pd.DataFrame(summary.class_counts).fillna(0).astype(int) if summary.classes else None
+    if counts is not None and not counts.empty:
+        st.dataframe(counts, width="content")
+    for warning in summary.warnings:
+        st.warning(warning)
+    _skipped_table(summary.skipped)
+
+
+def _skipped_table(skipped: list[dict]) -> None:
+    if skipped:
+        st.markdown(f"**Skipped {len(skipped)} file(s)**")
+        st.dataframe(pd.DataFrame(skipped), hide_index=True, width="stretch")

@@ -1,0 +1,53 @@
+"""Per-browser-session state shared by the pages, and the one way pages show a user's mistake."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import streamlit as st
+
+from core.errors import UserError
+from core.settings import DEFAULT_WORKSPACE, check_workspace_name
+
+WORKSPACE_KEY = "workspace"  # also the URL query parameter, so a refresh or a shared link keeps the workspace
+
+
+def current_workspace() -> str:
+    try:
+        return check_workspace_name(st.session_state.get(WORKSPACE_KEY) or DEFAULT_WORKSPACE)
+    except UserError:
+        return DEFAULT_WORKSPACE
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a UserError as one red sentence instead of a traceback; the rest of the page keeps working."""
+    try:
+        yield
+    except UserError as error:
+        st.error(error.message, icon=":material/error:")
+
+
+def selected_dataset_id(default: str) -> str:
+    """The dataset chosen in this session (kept across pages, unlike widget state)."""
+    return st.session_state.get("dataset_id") or default
+
+
+def select_dataset(dataset_id: str) -> None:
+    """Choose a dataset for the next run of any page (call st.rerun() to show it at once)."""
+    st.session_state["dataset_id"] = dataset_id
+
+
+def dataset_picker(infos: dict, default: str, label: str = "Dataset") -> str:
+    """A selectbox over `infos` (id -> DatasetInfo) that follows and sets the session's chosen dataset."""
+    chosen = selected_dataset_id(default)
+    chosen = chosen if chosen in infos else default
+    st.session_state["dataset-picker"] = chosen  # allowed: the widget is not drawn yet in this run
+    picked = st.selectbox(
+        label, list(infos), key="dataset-picker",
+        on_change=lambda: select_dataset(st.session_state["dataset-picker"]),  # before the rerun reads it
+        format_func=lambda i: f"{infos[i].name} ({'built-in' if infos[i].builtin else infos[i].source}) · "
+                              f"{infos[i].num_images:,} images",
+    )
+    select_dataset(picked)
+    return picked

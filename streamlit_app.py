@@ -1,0 +1,23 @@
+"""MedLab entry point: page navigation and the sidebar (workspace, compute device, status)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.ui.jobs import job_runner
+from pages.ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="MedLab", page_icon=":material/radiology:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:", url_path="dataset"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+    st.Page("pages/enhance.py", title="Enhance", icon=":material/auto_fix_high:", url_path="enhance"),
+    st.Page("pages/synthesize.py", title="Synthesize", icon=":material/blur_on:", url_path="synthesize"),
+]
+
+job_runner()  # the server's job queue runs whichever page is open
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()

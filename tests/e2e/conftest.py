@@ -1,0 +1,110 @@
+"""A real MedLab server per test module and Debian's chromium driven by Playwright (no downloaded browser)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server(str):
+    """The server's URL (a str, so f"{server}/dataset" works), with `home`: its MEDLAB_HOME."""
+
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path) -> Iterator[Server]:
+    """A MedLab server shared by a test module."""
+    yield from _serve(tmp_path_factory, shared_builtin_dir)
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path) -> Iterator[Server]:
+    """A server no browser has visited yet (for first-visit behaviour)."""
+    yield from _serve(tmp_path_factory, shared_builtin_dir)
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path) -> Iterator[Server]:
+    """Start `streamlit run streamlit_app.py` on a free port with its own MEDLAB_HOME."""
+    port = _free_port()
+    home = tmp_path_factory.mktemp("e2e-home")
+    env = {**os.environ, "MEDLAB_HOME": str(home), "MEDLAB_BUILTIN_DIR": str(shared_builtin_dir),
+           "PYTHONUNBUFFERED": "1"}
+    log = (home / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start; log:\n{(home / 'server.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    running = Server(url)
+    running.home = home
+    yield running
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise RuntimeError("Debian's chromium is not installed; `make test` installs it (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -1,0 +1,90 @@
+"""Real browser: every page by URL on a fresh server, then importing a ZIP and a DICOM on the Dataset page."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.fixtures import class_folder_zip, identified_ct
+
+pytestmark = pytest.mark.e2e
+PAGES = {"dataset": "Dataset", "train": "Train", "evaluate": "Evaluate", "enhance": "Enhance",
+         "synthesize": "Synthesize", "": "MedLab"}
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until Streamlit has finished the current run (its status widget says 'Running' while busy)."""
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
+
+
+def expect_app_shell(page: Page, title: str) -> None:
+    """The page's heading, the app's own navigation (not Streamlit's file list) and the sidebar status."""
+    expect(page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=120_000)
+    navigation = page.get_by_test_id("stSidebarNav")
+    for name in ("Home", "Dataset", "Train", "Evaluate", "Enhance", "Synthesize"):
+        expect(navigation.get_by_text(name, exact=True)).to_be_visible()
+    expect(navigation.get_by_text("streamlit app")).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"imported \+ \d+ built-in datasets"))).to_be_visible()
+
+
+def test_first_visit_of_a_fresh_server_at_a_page_url(fresh_server: str, page: Page):
+    page.goto(f"{fresh_server}/evaluate")  # nobody has opened "/" on this server yet
+    expect_app_shell(page, "Evaluate")
+
+
+@pytest.mark.parametrize("path,title", PAGES.items())
+def test_every_page_by_url_shows_the_app_navigation(server: str, page: Page, path: str, title: str):
+    page.goto(f"{server}/{path}")
+    expect_app_shell(page, title)
+
+
+def open_import_tab(page: Page, server: str) -> None:
+    page.goto(f"{server}/dataset")
+    expect(page.get_by_role("heading", name="Dataset", exact=True)).to_be_visible(timeout=120_000)
+    page.get_by_role("tab", name="Import").click()
+    page.get_by_text("Upload files", exact=True).click()
+    expect(page.get_by_text("Images, DICOM, NIfTI or a ZIP of class folders")).to_be_visible()
+
+
+def import_file(page: Page, path: Path, name: str) -> None:
+    page.locator("input[type=file]").first.set_input_files(str(path))
+    expect(page.get_by_text(path.name).first).to_be_visible()
+    name_box = page.get_by_role("textbox", name="Dataset name")
+    name_box.fill(name)
+    name_box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text(re.compile(rf"as {re.escape(name)}"))).to_be_visible(timeout=120_000)
+
+
+def test_import_zip_and_dicom_and_see_them_in_the_gallery(server: str, page: Page, tmp_path: Path):
+    archive = tmp_path / "study.zip"
+    archive.write_bytes(class_folder_zip(per_class=4))
+    open_import_tab(page, server)
+    import_file(page, archive, "zip study")
+    page.get_by_role("tab", name="Gallery").click()
+    expect(page.get_by_text("nodule · ", exact=False).first).to_be_visible()
+    expect(page.get_by_text("normal · ", exact=False).first).to_be_visible()
+    expect(page.get_by_text("8 images match.")).to_be_visible()
+
+    scan = tmp_path / "scan.dcm"
+    scan.write_bytes(identified_ct())
+    open_import_tab(page, server)
+    import_file(page, scan, "ct scan")
+    page.get_by_role("tab", name="Gallery").click()
+    expect(page.get_by_text("1 images match.")).to_be_visible()
+    page.get_by_role("button", name="View").first.click()
+    expect(page.get_by_text("DICOM tags, de-identified")).to_be_visible()
+    expect(page.get_by_text("Doe^Jane")).to_have_count(0)
+
+
+def test_workspace_is_switched_by_typing_and_kept_in_the_url(server: str, page: Page):
+    page.goto(f"{server}/dataset")
+    box = page.get_by_role("textbox", name="Workspace")
+    box.fill("ward-7")
+    box.press("Enter")
+    expect(page.get_by_text(re.compile(r"ward-7: 0 imported"))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"workspace=ward-7"))

@@ -1,0 +1,98 @@
+"""AppTest tests of the Dataset page: built-in data, import, gallery, viewer, augmentation."""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from pydicom.data import get_testdata_file
+
+from core.data.augment import load_augmentation
+from core.data.catalog import list_datasets
+from tests.fixtures import class_folder_zip, identified_ct
+from tests.pages.apptest import open_page, rerun, texts
+
+PAGE = "pages/dataset.py"
+
+
+def test_opens_on_the_builtin_phantom_with_overview():
+    at = open_page(PAGE)
+    assert at.title[0].value == "Dataset"
+    assert "Chest phantom 64 px" in at.selectbox(key="dataset-picker").format_func(at.selectbox(key="dataset-picker").value)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Task"] == "classification" and int(metrics["Images"].replace(",", "")) > 1000
+    assert len(at.get("plotly_chart")) == 3  # class balance, intensity, size
+    assert not at.warning  # the phantom is balanced
+
+
+def test_import_zip_shows_summary_and_selects_it():
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    at.get("file_uploader")[0].set_value(("study.zip", class_folder_zip(per_class=4), "application/zip")).run()
+    at.text_input(key="dataset-name").set_value("my study")
+    at.button(key="import-button").click().run()
+    assert not at.exception, at.exception
+    assert "Imported 8 images from 8 files as **my study**" in texts(at)
+    stored = [info for info in list_datasets("default") if info.name == "my study"]
+    assert stored and at.selectbox(key="dataset-picker").value == stored[0].id
+
+
+def test_import_of_bad_files_is_one_sentence_not_a_traceback():
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    at.get("file_uploader")[0].set_value([("junk.dcm", b"\x00" * 400, "application/dicom")]).run()
+    at.button(key="import-button").click().run()
+    assert not at.exception
+    assert "None of the files could be imported" in at.error[0].value and "junk.dcm" in at.error[0].value
+    assert list_datasets("default")[-1].builtin  # nothing stored
+
+
+def test_medmnist_offline_names_the_file(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("MedMNIST").run()
+    at.button(key="medmnist-button").click().run()
+    assert not at.exception
+    assert "pneumoniamnist.npz" in at.error[0].value
+
+
+def test_gallery_filters_and_opens_viewer():
+    at = open_page(PAGE, **{"dataset-tab": "Gallery"})
+    assert len(at.get("image")) == 24
+    at.multiselect(key="gallery-split-phantom-64").set_value(["test"]).run()
+    captions = [getattr(img, "caption", "") for img in at.get("image")]
+    assert captions
+    at.button(key=[b.key for b in at.button if b.key and b.key.startswith("view-")][0]).click().run()
+    assert not at.exception
+    assert at.subheader and at.slider  # viewer with its controls
+
+
+def test_viewer_sample_ct_with_lung_preset():
+    at = open_page(PAGE, **{"dataset-tab": "Viewer"})
+    at.selectbox(key="sample").set_value("ct_small").run()
+    at.selectbox(key="sample-ct_small-choice").set_value("Lung").run()
+    assert not at.exception
+    assert at.slider(key="sample-ct_small-level").value == -600 and at.slider(key="sample-ct_small-width").value == 1500
+    assert any("DICOM tags, de-identified" in e.label for e in at.expander)
+
+
+def test_viewer_of_a_single_dicom_file_is_deidentified():
+    at = open_page(PAGE, **{"dataset-tab": "Viewer"})
+    at.radio(key="viewer-source").set_value("My file").run()
+    at.get("file_uploader")[0].set_value(("scan.dcm", identified_ct(), "application/dicom")).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "Doe^Jane" not in table.to_string() and "MRN-0042-SECRET" not in table.to_string()
+    assert "CT" in table.to_string()
+
+
+def test_augmentation_preview_and_save():
+    at = open_page(PAGE, **{"dataset-tab": "Augmentation"})
+    assert len(at.get("image")) == 8  # original + 7 previews
+    at.slider(key="aug-phantom-64-rotate_degrees").set_value(12.0)
+    at.button(key="aug-phantom-64-save").click().run()
+    assert not at.exception
+    assert load_augmentation("default", "phantom-64").rotate_degrees == 12.0
+    assert "Saved" in at.success[0].value
