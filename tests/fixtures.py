@@ -71,3 +71,38 @@ def write_medmnist_npz(path: Path, n: int = 6, size: int = 28, channels: int = 1
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     return path
+
+
+def tiny_dataset(workspace: str = "default", per_class: tuple[int, ...] = (24, 24), size: int = 16,
+                 name: str = "tiny", seed: int = 0) -> str:
+    """A stored classification dataset of bright-square vs dark-square vs ... images; returns its id.
+    Class k has a bright square in a class-specific corner, so a small CNN learns it in a few epochs."""
+    import pandas as pd
+
+    from core.data.splits import assign_splits
+    from core.data.store import DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
+
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    corners = [(0, 0), (0, size // 2), (size // 2, 0), (size // 2, size // 2)]
+    for label, count in enumerate(per_class):
+        for _ in range(count):
+            image = rng.integers(0, 40, (size, size), dtype=np.uint8)
+            top, left = corners[label % 4]
+            image[top:top + size // 2, left:left + size // 2] += 150
+            images.append(image)
+            labels.append(label)
+    images = np.stack(images)[..., None]
+    labels = np.array(labels, dtype=np.int64)
+    classes = [f"class{k}" for k in range(len(per_class))]
+    groups = np.array([f"g{i}" for i in range(len(labels))])
+    splits = assign_splits(labels, groups, seed=seed)
+    split_counts, class_counts = count_by_split("classification", classes, labels, splits)
+    dataset_id = new_dataset_id(name)
+    items = pd.DataFrame({"name": [f"img{i}" for i in range(len(labels))], "file": "", "frame": 0,
+                          "label": [classes[k] for k in labels], "split": splits, "group": groups,
+                          "format": "array", "width": size, "height": size})
+    info = DatasetInfo(id=dataset_id, name=name, task="classification", classes=classes, size=size, channels=1,
+                       num_images=len(labels), split_counts=split_counts, class_counts=class_counts, source="upload")
+    write_dataset(datasets_dir(workspace) / dataset_id, info, images, labels, items)
+    return dataset_id
