@@ -1,0 +1,130 @@
+"""Run one training job to its end in this process: the worker process and `python -m core train` both call
+`execute`, so a run behaves the same from the page and from the command line."""
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from typing import Any
+
+import torch
+
+from core.data.augment import load_augmentation
+from core.errors import UserError
+from core.jobs.store import RunRecord, RunStore, write_json
+from core.tasks import build_task, load_config
+from core.tasks.base import Task
+from core.train.config import TrainConfig
+from core.train.callbacks import (BEST_WEIGHTS, CHECKPOINT_FILE, Checkpointer, EarlyStopping, MetricsRecorder,
+                                  StopCheck)
+from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
+from core.train.loop import LoopState, fit
+
+PROGRESS_COLUMNS = {"epoch", "step", "epochs", "steps_per_epoch", "images_per_s", "eta_s", "best_value", "best_epoch"}
+
+
+class StoreSink:
+    """Metrics and progress of a run, written to the run store."""
+
+    def __init__(self, store: RunStore, record: RunRecord) -> None:
+        self.store, self.record = store, record
+
+    def write_events(self, events: list[dict[str, Any]]) -> None:
+        self.store.append_events(self.record, events)
+
+    def progress(self, **fields: Any) -> None:
+        self.store.update(self.record.id, **{k: v for k, v in fields.items() if k in PROGRESS_COLUMNS})
+
+
+def resolve_device(requested: str) -> torch.device:
+    """'auto' is the first GPU if there is one, else the CPU; a named GPU must exist."""
+    if requested == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"Config field 'device' asks for {requested}, but this server has no CUDA GPU.")
+        index = int(requested.split(":")[1]) if ":" in requested else 0
+        if index >= torch.cuda.device_count():
+            raise UserError(f"Config field 'device' asks for {requested}, but this server has "
+                            f"{torch.cuda.device_count()} GPU(s).")
+        return torch.device(f"cuda:{index}")
+    return torch.device("cpu")
+
+
+def restore(store: RunStore, record: RunRecord, config: TrainConfig, device: torch.device) -> tuple[Task, LoopState]:
+    """The run's task, set up on `device`, and where its training stands: from its checkpoint if it has one
+    (networks, optimisers, schedules, RNG, loop position), else from the start."""
+    folder = store.run_dir(record)
+    task = build_task(config, record.workspace)
+    task.setup(device)
+    if not (folder / CHECKPOINT_FILE).exists():
+        write_json(folder / "model.json", {**task.model_card(), "monitor": task.monitor,
+                                           "augmentation": load_augmentation(record.workspace, config.dataset).as_dict()})
+        return task, LoopState()
+    saved = load_checkpoint(folder / CHECKPOINT_FILE, device)
+    state = LoopState(**saved["loop"])
+    extended = state.planned_epochs != config.epochs  # a finished run continued for more epochs
+    task.load_state_dict(saved["task"], replay=(state.global_step, state.epoch) if extended else None)
+    set_rng_state(saved["rng"])
+    state.stop_reason = None
+    return task, state
+
+
+def execute(store: RunStore, run_id: str, managed: bool = False) -> RunRecord:
+    """Train (or resume) run `run_id` here until it completes, stops or fails; return its final record.
+
+    `managed` is True in a worker process started by the JobRunner: the worker then also stops (as
+    "interrupted") when the server that started it has gone away.
+    """
+    record = store.get(run_id)
+    folder = store.run_dir(record)
+    parent = os.getppid()
+    started = record.started or time.time()
+    try:
+        config = load_config(store.config(record))
+        device = resolve_device(record.device_used or config.device)
+        store.update(run_id, status="running", device_used=str(device), started=started, pid=os.getpid(),
+                     message=None, finished=None)
+        task, state = restore(store, record, config, device)
+
+        def poll() -> str | None:
+            if store.get(run_id).stop_requested:
+                return "stopped"
+            if managed and os.getppid() != parent:
+                return "interrupted"
+            return None
+
+        callbacks = [MetricsRecorder(StoreSink(store, record)), Checkpointer(folder), StopCheck(poll)]
+        if config.early_stopping:
+            callbacks.append(EarlyStopping(config.patience))
+        state = fit(task, state, callbacks)
+        if state.stop_reason in ("stopped", "interrupted"):
+            message = ("stopped on request" if state.stop_reason == "stopped"
+                       else "the server stopped while this run was training")
+            store.update(run_id, status=state.stop_reason, finished=time.time(), pid=None,
+                         message=f"{message}; resume continues from epoch {state.epoch + 1}, step {state.step + 1}")
+            return store.get(run_id)
+        task.load_weights(load_weights(folder / BEST_WEIGHTS, device))
+        summary = {"best_epoch": state.best_epoch, "monitor": task.monitor, "best_value": state.best_value,
+                   "epochs_trained": state.epoch, "stopped_early": state.stop_reason == "early_stopping",
+                   **task.final_report(), "seconds": time.time() - started}
+        write_json(folder / "summary.json", summary)
+        message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None
+        store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0,
+                     summary=json.dumps(summary, default=float), message=message)
+    except UserError as error:
+        _fail(store, run_id, error.message)
+    except torch.cuda.OutOfMemoryError:
+        _fail(store, run_id, "out of GPU memory: lower the batch size or the image size, or pick a smaller model")
+    except MemoryError:
+        _fail(store, run_id, "out of memory: lower the batch size or the image size, or pick a smaller model")
+    except Exception as error:  # a bug: the run fails with a short reason, the traceback goes to the log
+        with (folder / "worker.log").open("a") as log:
+            log.write(traceback.format_exc())
+        _fail(store, run_id, f"internal error ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); see worker.log")
+    return store.get(run_id)
+
+
+def _fail(store: RunStore, run_id: str, message: str) -> None:
+    store.update(run_id, status="failed", finished=time.time(), pid=None, message=message)

@@ -1,0 +1,148 @@
+"""The job queue: starts queued runs as worker processes, a configurable number at a time per device.
+
+Thirty workshop participants pressing Start on one GPU are queued, not crashed: each device runs at most
+MEDLAB_JOBS_PER_DEVICE jobs (default 1 per GPU, 1 on the CPU) and the rest wait in order of submission. The
+runner lives in the app server (one per server, held by st.cache_resource), watches its worker processes, marks
+a run failed when its process dies, forces a stop that was ignored, and on start marks runs left "running" by a
+previous server as interrupted. Workers are separate processes (`python -m core.jobs.worker RUN_ID`), never
+the Streamlit script thread, so a crashing job cannot take the server or other jobs down.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from core.jobs.control import STOP_GRACE_S, force_stop, pid_alive
+from core.jobs.store import RunRecord, RunStore
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def jobs_per_device() -> int:
+    return max(1, int(os.environ.get("MEDLAB_JOBS_PER_DEVICE", "1")))
+
+
+class JobRunner:
+    def __init__(self, store: RunStore | None = None, slots: int | None = None, poll_s: float = 0.5,
+                 gpus: int | None = None) -> None:
+        self.store = store or RunStore()
+        self.slots = slots or jobs_per_device()
+        self.poll_s = poll_s
+        self.gpus = torch.cuda.device_count() if gpus is None else gpus
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> JobRunner:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="medlab-job-runner", daemon=True)
+        self._thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop launching; running workers notice the server is gone and stop as interrupted."""
+        self._stopping.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def recover(self) -> None:
+        """Runs a previous server left running or stopping, with no live process, are interrupted."""
+        for record in self.store.list(statuses=("running", "stopping")):
+            if record.pid is None or not pid_alive(record.pid):
+                self.store.transition(record.id, ("running", "stopping"), status="interrupted", pid=None,
+                                      finished=time.time(),
+                                      message="the server stopped while this run was training; resume it to "
+                                              "continue from its last checkpoint")
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set() and self.store.home.exists():
+            try:
+                self.tick()
+            except Exception as error:  # keep the queue alive; a broken tick is reported, not fatal
+                print(f"medlab job runner: {type(error).__name__}: {error}", file=sys.stderr)
+            self._stopping.wait(self.poll_s)
+
+    # --- one round ------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        with self._lock:
+            self._reap()
+            self._force_overdue_stops()
+            self._launch()
+
+    def _reap(self) -> None:
+        for run_id, process in list(self.processes.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del self.processes[run_id]
+            record = self.store.get(run_id)
+            if record.status in ("running", "stopping"):  # the worker died without writing its own ending
+                reason = (f"the worker process was killed (signal {-code}{', probably out of memory' if code == -9 else ''})"
+                          if code < 0 else f"the worker process exited with code {code}")
+                self.store.transition(run_id, ("running", "stopping"), status="failed", pid=None,
+                                      finished=time.time(), message=f"{reason}; its last checkpoint is kept")
+
+    def _force_overdue_stops(self) -> None:
+        now = time.time()
+        for record in self.store.list(statuses=("stopping",)):
+            if record.id in self.processes and record.stop_requested and now - record.stop_requested > STOP_GRACE_S:
+                force_stop(self.store, record)
+                self.processes.pop(record.id).wait(timeout=10)
+
+    def _launch(self) -> None:
+        queued = sorted(self.store.list(statuses=("queued",)), key=lambda r: r.created)
+        for record in queued:
+            device = self._free_device(record)
+            if device is None:
+                continue
+            if self.store.transition(record.id, ("queued",), status="running", device_used=device, pid=None,
+                                     message=None):
+                self.processes[record.id] = self._spawn(record, device)
+                self.store.update(record.id, pid=self.processes[record.id].pid)
+
+    def _busy(self) -> dict[str, int]:
+        busy: dict[str, int] = {}
+        for run_id in self.processes:
+            device = self.store.get(run_id).device_used or "cpu"
+            busy[device] = busy.get(device, 0) + 1
+        return busy
+
+    def _free_device(self, record: RunRecord) -> str | None:
+        """The device this run may start on now, or None to keep it queued. 'auto' prefers GPUs and waits for
+        one rather than falling back to the CPU when GPUs exist but are all busy."""
+        busy = self._busy()
+        gpus = [f"cuda:{i}" for i in range(self.gpus)]
+        if record.device == "cpu" or (record.device == "auto" and not gpus):
+            candidates = ["cpu"]
+        elif record.device in ("auto", "cuda"):
+            candidates = gpus
+        else:
+            candidates = [record.device]  # a named GPU (a missing one fails in the worker with a clear sentence)
+        free = [d for d in candidates if busy.get(d, 0) < self.slots]
+        return min(free, key=lambda d: busy.get(d, 0)) if free else None
+
+    def _spawn(self, record: RunRecord, device: str) -> subprocess.Popen:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+        if device == "cpu":  # CPU jobs share the cores instead of oversubscribing them
+            env["MEDLAB_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.slots))
+        log = (self.store.run_dir(record) / "worker.log").open("a")
+        try:
+            return subprocess.Popen([sys.executable, "-m", "core.jobs.worker", record.id], cwd=PROJECT_ROOT, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        finally:
+            log.close()
+
+    # --- what the UI asks ----------------------------------------------------------------------------------
+    def queue_position(self, run_id: str) -> int | None:
+        queued = sorted(self.store.list(statuses=("queued",)), key=lambda r: r.created)
+        ids = [r.id for r in queued]
+        return ids.index(run_id) + 1 if run_id in ids else None

@@ -1,0 +1,109 @@
+"""The job queue with real worker processes: queueing, stop and resume, crash isolation, restart recovery."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from core.data.store import delete_dataset
+from core.jobs.control import create_run, prepare_resume, request_stop
+from core.jobs.runner import JobRunner
+from core.jobs.store import RunStore
+from tests.fixtures import tiny_dataset
+
+TINY = {"model": "small_cnn", "batch_size": 8, "lr": 0.01}
+
+
+def wait_for(predicate, timeout: float = 180.0, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def runner():
+    runner = JobRunner(RunStore(), slots=1, poll_s=0.2, gpus=0).start()
+    yield runner
+    runner.shutdown()
+    for process in runner.processes.values():
+        process.kill()
+
+
+def test_jobs_queue_on_one_device_and_both_complete(runner):
+    first = create_run(runner.store, "alice", {"dataset": tiny_dataset("alice"), **TINY, "epochs": 2})
+    second = create_run(runner.store, "bob", {"dataset": tiny_dataset("bob"), **TINY, "epochs": 2})
+    wait_for(lambda: runner.store.get(first.id).status == "running")
+    assert runner.store.get(second.id).status == "queued" and runner.queue_position(second.id) == 1
+    for record in (first, second):
+        done = wait_for(lambda: runner.store.get(record.id).status in ("completed", "failed"))
+        assert done
+        final = runner.store.get(record.id)
+        assert final.status == "completed", final.message
+        assert final.summary_dict["test_accuracy"] >= 0 and (runner.store.run_dir(final) / "best.safetensors").exists()
+    assert runner.store.get(second.id).started >= runner.store.get(first.id).finished - 1
+
+
+def test_stop_then_resume_finishes_from_the_checkpoint(runner):
+    dataset = tiny_dataset("w", per_class=(60, 60))
+    record = create_run(runner.store, "w", {"dataset": dataset, **TINY, "epochs": 40})
+    wait_for(lambda: runner.store.get(record.id).epoch >= 1)
+    request_stop(runner.store, record.id)
+    stopped = wait_for(lambda: (r := runner.store.get(record.id)).status == "stopped" and r)
+    assert "resume continues" in stopped.message and stopped.epoch < 40
+    assert (runner.store.run_dir(stopped) / "checkpoint.pt").exists()
+    prepare_resume(runner.store, record.id, epochs=stopped.epoch + 2)
+    done = wait_for(lambda: (r := runner.store.get(record.id)).status in ("completed", "failed") and r)
+    assert done.status == "completed" and done.epoch == stopped.epoch + 2
+
+
+def test_a_killed_job_fails_while_another_finishes():
+    runner = JobRunner(RunStore(), slots=2, poll_s=0.2, gpus=0).start()
+    try:
+        dataset = tiny_dataset("w", per_class=(60, 60))
+        doomed = create_run(runner.store, "w", {"dataset": dataset, **TINY, "epochs": 40})
+        healthy = create_run(runner.store, "w", {"dataset": dataset, **TINY, "epochs": 2})
+        pid = wait_for(lambda: (r := runner.store.get(doomed.id)).status == "running" and r.epoch >= 1 and r.pid)
+        os.kill(pid, signal.SIGKILL)
+        failed = wait_for(lambda: (r := runner.store.get(doomed.id)).status == "failed" and r)
+        assert "killed" in failed.message and (runner.store.run_dir(failed) / "checkpoint.pt").exists()
+        done = wait_for(lambda: (r := runner.store.get(healthy.id)).status in ("completed", "failed") and r)
+        assert done.status == "completed"
+        assert prepare_resume(runner.store, doomed.id).status == "queued"  # the checkpoint stays usable
+    finally:
+        runner.shutdown()
+        for process in runner.processes.values():
+            process.kill()
+
+
+def test_an_exception_in_a_job_marks_it_failed_with_the_reason(runner):
+    dataset = tiny_dataset("w", name="soon-gone")
+    blocker = create_run(runner.store, "w", {"dataset": tiny_dataset("w", per_class=(60, 60)), **TINY, "epochs": 3})
+    doomed = create_run(runner.store, "w", {"dataset": dataset, **TINY, "epochs": 2})
+    delete_dataset("w", dataset)  # vanishes while the run waits in the queue
+    failed = wait_for(lambda: (r := runner.store.get(doomed.id)).status == "failed" and r)
+    assert "no dataset" in failed.message
+    assert wait_for(lambda: runner.store.get(blocker.id).status == "completed")
+
+
+def test_restart_marks_running_runs_interrupted_and_keeps_the_queue():
+    store = RunStore()
+    dataset = tiny_dataset("w")
+    orphan = create_run(store, "w", {"dataset": dataset, **TINY, "epochs": 2})
+    store.update(orphan.id, status="running", pid=2**22 + 12345)  # a pid that does not exist
+    waiting = create_run(store, "w", {"dataset": dataset, **TINY, "epochs": 1})
+    runner = JobRunner(store, slots=1, poll_s=0.2, gpus=0)
+    runner.recover()
+    interrupted = store.get(orphan.id)
+    assert interrupted.status == "interrupted" and "resume" in interrupted.message
+    assert store.get(waiting.id).status == "queued"
+    runner.start()
+    try:
+        assert wait_for(lambda: store.get(waiting.id).status == "completed")
+    finally:
+        runner.shutdown()

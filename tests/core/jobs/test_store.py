@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from core.errors import UserError
+from core.jobs.store import RunStore
+
+CONFIG = {"task": "classification", "dataset": "phantom-64", "model": "small_cnn", "epochs": 3}
+
+
+def test_create_get_list_and_files():
+    store = RunStore()
+    record = store.create("alice", CONFIG, monitor="val_accuracy")
+    assert record.status == "queued" and record.epochs == 3 and record.workspace == "alice"
+    assert store.config(record) == CONFIG
+    assert [r.id for r in store.list("alice")] == [record.id] and store.list("bob") == []
+    store.append_events(record, [{"kind": "step", "loss": 1.0}, {"kind": "epoch", "val_loss": 0.5}])
+    assert [e["kind"] for e in store.events(record)] == ["step", "epoch"]
+
+
+def test_index_is_in_wal_mode_and_shared_between_instances():
+    first = RunStore()
+    record = first.create("w", CONFIG, monitor=None)
+    with sqlite3.connect(first.db_path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert RunStore().get(record.id).id == record.id  # another process or page sees the same run
+
+
+def test_transition_is_atomic_and_conditional():
+    store = RunStore()
+    record = store.create("w", CONFIG, monitor=None)
+    assert store.transition(record.id, ("queued",), status="running")
+    assert not store.transition(record.id, ("queued",), status="running")  # a second runner cannot take it
+
+
+def test_delete_refuses_active_runs_and_removes_files():
+    store = RunStore()
+    record = store.create("w", CONFIG, monitor=None)
+    with pytest.raises(UserError, match="stop it before deleting"):
+        store.delete(record.id)
+    store.update(record.id, status="completed")
+    store.delete(record.id)
+    assert not store.run_dir(record).exists()
+    with pytest.raises(UserError, match="no run"):
+        store.get(record.id)
