@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, p
 from core.data.augment import Augmentation, augment_batch
 from core.data.store import Dataset
 from core.errors import UserError
-from core.models import MODEL_NAMES, build_classifier
+from core.models import MODEL_NAMES, build_classifier, check_input_size
 from core.tasks.base import Task
 from core.tasks.tensors import SplitTensors, step_seed
 from core.train.config import TrainConfig
@@ -72,6 +72,7 @@ class ClassifyTask(Task):
         self.config, self.dataset, self.augmentation = config, dataset, augmentation
         self.classes = info.classes
         self.image_size = config.image_size or info.size
+        check_input_size(config.model, self.image_size, self.image_size)
         metrics = MULTI_LABEL_METRICS if self.multilabel else SINGLE_LABEL_METRICS
         self.monitor = config.monitor or ("val_auc" if self.multilabel else "val_accuracy")
         if self.monitor not in metrics:

@@ -120,3 +120,9 @@ def test_untrainable_datasets_are_one_sentence(tmp_path):
         build_task(load_config({"dataset": loose.dataset_id}), "default")
     with pytest.raises(UserError, match="no dataset 'nope'"):
         build_task(load_config({"dataset": "nope"}), "default")
+
+
+def test_a_model_too_big_for_the_image_size_is_refused_at_submit():
+    dataset = tiny_dataset(size=16)
+    with pytest.raises(UserError, match="densenet121"):
+        build_task(load_config({"dataset": dataset, "model": "densenet121"}), "default")

@@ -1,0 +1,99 @@
+"""Networks. Classifiers are built by name through `build_classifier`; every one is a `Classifier`
+(`normalize`, `backbone`, `head`, `target_layer`) taking images in [0, 1].
+
+Restoration networks (U-Net, SRResNet) live in their own modules with their own registry; the names here are
+classifiers only (CLASSIFIER_NAMES; MODEL_NAMES is the same tuple under the name the pages use).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+
+from core.errors import UserError
+from core.models.classifier import Classifier, InputNormalization, set_train_mode
+from core.models.small_cnn import SmallCNN
+from core.models.torchvision_nets import TORCHVISION_NETS, build_torchvision_classifier, imagenet_file_name
+
+CLASSIFIER_NAMES = ("small_cnn", "resnet18", "resnet50", "densenet121", "vgg16", "efficientnet_b0")
+CLASSIFIER_INFO: dict[str, str] = {
+    "small_cnn": "Small CNN, 0.29 M parameters: 3 conv blocks, trains in minutes on a CPU; the teaching baseline.",
+    "resnet18": "ResNet-18, 11.2 M parameters: the usual first choice for transfer learning from ImageNet.",
+    "resnet50": "ResNet-50, 23.5 M parameters: stronger ImageNet transfer, needs a GPU for larger images.",
+    "densenet121": "DenseNet-121, 7.0 M parameters: the CheXNet backbone, common for chest X-rays.",
+    "vgg16": "VGG-16 with batch norm, 134 M parameters (mostly its fully connected layers): heavy, a classic.",
+    "efficientnet_b0": "EfficientNet-B0, 4.0 M parameters: accurate for its size, good pretrained on a CPU.",
+}
+MODEL_NAMES = CLASSIFIER_NAMES
+MODEL_INFO = CLASSIFIER_INFO
+# Smallest square input each network accepts (VGG's and DenseNet's pooling stages run out of pixels below it).
+MIN_INPUT_SIZE: dict[str, int] = {"small_cnn": 8, "resnet18": 1, "resnet50": 1, "densenet121": 29, "vgg16": 32,
+                                  "efficientnet_b0": 1}
+
+__all__ = ["CLASSIFIER_INFO", "CLASSIFIER_NAMES", "MODEL_INFO", "MODEL_NAMES", "Classifier", "InputNormalization",
+           "MIN_INPUT_SIZE", "SmallCNN", "build_classifier", "check_input_size", "imagenet_weights_file",
+           "set_train_mode"]
+
+
+def _check_name(name: str) -> str:
+    key = str(name).strip().lower()
+    if key not in CLASSIFIER_NAMES:
+        raise UserError(f"model '{name}' is not a known classifier; choose one of {', '.join(CLASSIFIER_NAMES)}.")
+    return key
+
+
+def check_input_size(name: str, height: int, width: int) -> None:
+    """Raise a UserError if images of height x width are too small for classifier `name` (default widths)."""
+    key = _check_name(name)
+    if min(height, width) < MIN_INPUT_SIZE[key]:
+        raise UserError(f"{key} needs images of at least {MIN_INPUT_SIZE[key]}x{MIN_INPUT_SIZE[key]} pixels, "
+                        f"got {height}x{width}; resize the images or choose another model.")
+
+
+def imagenet_weights_file(name: str) -> str | None:
+    """The file name torchvision caches the ImageNet weights of classifier `name` under (None for small_cnn).
+
+    Users without internet place this file in MEDLAB_HOME/cache/torch/hub/checkpoints.
+    """
+    key = _check_name(name)
+    return imagenet_file_name(key) if key in TORCHVISION_NETS else None
+
+
+def build_classifier(name: str, in_channels: int, num_classes: int, *, pretrained: bool = False,
+                     freeze_backbone: bool = False, input_mean: float | Sequence[float] | None = None,
+                     input_std: float | Sequence[float] | None = None) -> Classifier:
+    """Build classifier `name` for images in [0, 1] of shape (N, in_channels, H, W).
+
+    Args:
+        name: one of CLASSIFIER_NAMES.
+        in_channels: 1 (grey) or 3 (colour).
+        num_classes: number of output logits, at least 1.
+        pretrained: start from torchvision's ImageNet weights (not for small_cnn); loaded from, or downloaded
+            to, MEDLAB_HOME/cache/torch/hub/checkpoints.
+        freeze_backbone: train the head only (needs pretrained); the backbone stays in eval mode, so its
+            BatchNorm statistics do not change.
+        input_mean, input_std: input normalisation, one value or one per channel. When None: ImageNet
+            statistics for pretrained models (their mean over RGB for 1 channel), else 0.5 and 0.25.
+            Values given here are used as given, also for pretrained models.
+
+    Returns:
+        a `Classifier` (in training mode) mapping images to logits of shape (N, num_classes).
+
+    Raises:
+        UserError: a bad argument, or pretrained weights that are neither cached nor downloadable.
+    """
+    key = _check_name(name)
+    if isinstance(in_channels, bool) or in_channels not in (1, 3):
+        raise UserError(f"in_channels must be 1 (grey) or 3 (colour), got {in_channels}.")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
+        raise UserError(f"num_classes must be a whole number of at least 1, got {num_classes}.")
+    in_channels, num_classes = int(in_channels), int(num_classes)
+    if pretrained and key not in TORCHVISION_NETS:
+        raise UserError(f"pretrained weights are not available for {key}; train it from scratch.")
+    if freeze_backbone and not pretrained:
+        raise UserError("freeze_backbone needs pretrained weights: a frozen random backbone cannot learn.")
+    if key == "small_cnn":
+        kwargs = {"input_mean": input_mean, "input_std": input_std}
+        return SmallCNN(in_channels, num_classes, **{k: v for k, v in kwargs.items() if v is not None})
+    return build_torchvision_classifier(key, in_channels, num_classes, pretrained=pretrained,
+                                        freeze_backbone=freeze_backbone, input_mean=input_mean,
+                                        input_std=input_std)

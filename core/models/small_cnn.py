@@ -1,0 +1,91 @@
+"""SmallCNN: the teaching network, a VGG-style stack of 3x3 conv blocks with batch norm.
+
+References:
+    Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition", ICLR 2015
+    (stacked 3x3 convolutions); Ioffe & Szegedy, "Batch Normalization", ICML 2015; Lin et al., "Network In
+    Network", ICLR 2014 (global average pooling instead of large fully connected layers).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from core.errors import UserError
+from core.models.classifier import SCRATCH_MEAN, SCRATCH_STD, Classifier, InputNormalization
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Conv3x3-BN-ReLU-Conv3x3-BN-ReLU-MaxPool2: two convolutions, then halve the resolution.
+
+    Args:
+        in_channels: channels coming in.
+        out_channels: channels going out.
+
+    Returns:
+        the block as an `nn.Sequential`.
+    """
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class SmallCNN(Classifier):
+    """A small CNN for teaching and for quick baselines on 28-128 px images.
+
+    Per width one `conv_block`, then global average pooling, dropout and a linear head. It has the
+    `Classifier` interface: `features` (the conv trunk, inside `backbone`), `head` (the Linear) and
+    `target_layer` (the last conv block) for Grad-CAM.
+
+    Args:
+        in_channels: image channels (1 for grey, 3 for colour).
+        num_classes: number of output logits.
+        widths: output channels of each block; the input side shrinks by 2**len(widths).
+        dropout: dropout probability before the head.
+        input_mean: input normalisation mean (one value or one per channel) for images in [0, 1].
+        input_std: input normalisation std (one value or one per channel).
+
+    Returns (forward):
+        logits of shape (N, num_classes) for images of shape (N, in_channels, H, W).
+    """
+
+    __jit_unused_properties__ = [*Classifier.__jit_unused_properties__, "features"]
+
+    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int] = (32, 64, 128),
+                 dropout: float = 0.1, input_mean: float | Sequence[float] = SCRATCH_MEAN,
+                 input_std: float | Sequence[float] = SCRATCH_STD) -> None:
+        if in_channels < 1:
+            raise UserError(f"in_channels must be at least 1, got {in_channels}.")
+        if num_classes < 1:
+            raise UserError(f"num_classes must be at least 1, got {num_classes}.")
+        widths = tuple(int(w) for w in widths)
+        if not widths or min(widths) < 1:
+            raise UserError(f"widths must be one or more positive channel counts, got {widths}.")
+        channels = (in_channels, *widths)
+        features = nn.Sequential(*(conv_block(c_in, c_out) for c_in, c_out in zip(channels, channels[1:])))
+        backbone = nn.Sequential()
+        backbone.add_module("features", features)
+        backbone.add_module("pool", nn.AdaptiveAvgPool2d(1))
+        backbone.add_module("flatten", nn.Flatten(1))
+        super().__init__(
+            InputNormalization(input_mean, input_std, in_channels),
+            backbone,
+            nn.Linear(widths[-1], num_classes),
+            target_layer=features[-1],
+            dropout=dropout,
+        )
+        self.widths = widths
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    @property
+    def features(self) -> nn.Sequential:
+        """The conv trunk: one block per width."""
+        return self.backbone.features
