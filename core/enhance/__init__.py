@@ -1,0 +1,1 @@
+"""Image enhancement without training: classical denoising, contrast, sharpening, upscaling, tiling and export."""

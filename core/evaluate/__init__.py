@@ -1,0 +1,1 @@
+"""Honest test reports: metrics with bootstrap confidence intervals, curves and calibration."""
