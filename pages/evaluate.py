@@ -1,9 +1,66 @@
-"""Evaluate page (placeholder until evaluation lands)."""
+"""Evaluate page: a trained run's test report, explanations, predictions on uploads, export, comparison and
+cross-validation."""
+from __future__ import annotations
+
 import streamlit as st
 
+from core.data.catalog import open_dataset
+from core.errors import UserError
+from core.evaluate.report import load_report
 from pages.ui.entry import through_entry_point
+from pages.ui.eval_more import render_compare, render_cross_validation, render_export
+from pages.ui.eval_predict import predictor_for, render_explain, render_predict
+from pages.ui.eval_report import render_report
+from pages.ui.jobs import run_store
+from pages.ui.session import current_workspace, user_errors
 
 through_entry_point()
 st.title("Evaluate")
-st.info("Evaluation is coming in a later version of MedLab: test metrics with confidence intervals, confusion "
-        "matrices, ROC curves, Grad-CAM explanations and predictions on your own images.")
+workspace = current_workspace()
+store = run_store()
+completed = [r for r in store.list(workspace, statuses=("completed",)) if r.task in ("classification", "multilabel")]
+if not completed:
+    st.info("No completed classification runs in this workspace yet: train one on the Train page, then come back "
+            "for its test report, explanations, predictions and export.")
+    st.stop()
+
+labels = {r.id: f"{r.name or r.id} · {r.model} on {r.dataset} · test accuracy "
+                f"{r.summary_dict.get('test_accuracy', float('nan')):.3f}" for r in completed}
+default = st.session_state.get("run_id") if st.session_state.get("run_id") in labels else next(iter(labels))
+run_id = st.selectbox("Run", list(labels), index=list(labels).index(default), format_func=labels.get, key="eval-run")
+record = store.get(run_id)
+folder = store.run_dir(record)
+report = load_report(folder)
+try:
+    dataset = open_dataset(workspace, record.dataset)
+    predictor = predictor_for(store, run_id)
+except UserError as error:
+    st.error(error.message)
+    st.stop()
+
+tabs = st.tabs(["Report", "Explain", "Predict", "Export", "Compare", "Cross-validation"], key="eval-tab",
+               on_change="rerun")
+names = ("report", "explain", "predict", "export", "compare", "cv")
+open_tab = {name: tab for name, tab in zip(names, tabs) if tab.open}
+with user_errors():
+    if "report" in open_tab:
+        with open_tab["report"]:
+            if report is None:
+                st.info("This run has no stored report (it finished before reports existed).")
+            else:
+                render_report(report, dataset, folder, key=f"report-{run_id}")
+    if "explain" in open_tab:
+        with open_tab["explain"]:
+            render_explain(predictor, dataset, key=f"explain-{run_id}")
+    if "predict" in open_tab:
+        with open_tab["predict"]:
+            render_predict(predictor, key=f"predict-{run_id}")
+    if "export" in open_tab:
+        with open_tab["export"]:
+            render_export(store, record, predictor)
+    if "compare" in open_tab:
+        with open_tab["compare"]:
+            render_compare(store, completed)
+    if "cv" in open_tab:
+        with open_tab["cv"]:
+            render_cross_validation(store, workspace, record)

@@ -11,11 +11,11 @@ import os
 import sys
 from typing import Any, NoReturn
 
-from core.cli import data_commands, train_commands
+from core.cli import data_commands, evaluate_commands, train_commands
 from core.errors import UserError
 from core.settings import DEFAULT_WORKSPACE, check_workspace_name
 
-COMMAND_MODULES = (data_commands, train_commands)
+COMMAND_MODULES = (data_commands, train_commands, evaluate_commands)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -162,8 +162,8 @@ def _augmentation_file(workspace: str, dataset_id: str) -> Path:
 def default_augmentation(dataset_id: str) -> Augmentation:
     from core.data.builtin import is_builtin
 
-    if is_builtin(dataset_id):  # the phantom is symmetric, so flips are safe and help
-        return Augmentation(hflip=True, vflip=True)
+    if is_builtin(dataset_id):  # the phantom's anatomy is left-right symmetric: mirroring is safe and helps
+        return Augmentation(hflip=True)
     return Augmentation(rotate_degrees=10, brightness=0.1, contrast=0.1)
 
 

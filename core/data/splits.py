@@ -78,3 +78,12 @@ def stratum_of(labels: np.ndarray) -> np.ndarray:
     for label in order[::-1]:  # later (rarer) labels overwrite earlier ones
         strata[labels[:, label] > 0] = label
     return strata
+
+
+def cross_validation_fold(pool: np.ndarray, strata: np.ndarray, groups: np.ndarray, folds: int, fold: int,
+                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) dataset indices for fold `fold` of `folds`: the pooled train+val images are cut into
+    stratified folds of whole groups (patients); the test split is never part of the pool."""
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    train, val = list(splitter.split(np.zeros(len(pool)), strata, groups))[fold]
+    return pool[train], pool[val]

@@ -109,6 +109,7 @@ def execute(store: RunStore, run_id: str, managed: bool = False) -> RunRecord:
         summary = {"best_epoch": state.best_epoch, "monitor": task.monitor, "best_value": state.best_value,
                    "epochs_trained": state.epoch, "stopped_early": state.stop_reason == "early_stopping",
                    **task.final_report(), "seconds": time.time() - started}
+        task.write_report(folder)
         write_json(folder / "summary.json", summary)
         message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None
         store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0,

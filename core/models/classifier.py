@@ -43,6 +43,7 @@ class InputNormalization(nn.Module):
         std_values = _per_channel(std, channels, "input_std")
         if min(std_values) <= 0:
             raise UserError(f"input_std must be greater than 0, got {std_values}.")
+        self.channels = channels
         self.register_buffer("mean", torch.tensor(mean_values).view(1, channels, 1, 1))
         self.register_buffer("std", torch.tensor(std_values).view(1, channels, 1, 1))
 
@@ -51,6 +52,23 @@ class InputNormalization(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
+
+
+class PerImageStandardization(nn.Module):
+    """Each image minus its own mean, divided by its own standard deviation (over channels and pixels).
+
+    Radiographs differ in exposure and window from image to image; standardising each image removes that
+    nuisance before the first convolution (as tf.image.per_image_standardization does).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.channels, self.eps = channels, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        std = x.std(dim=(1, 2, 3), keepdim=True)
+        return (x - mean) / (std + self.eps)
 
 
 class Classifier(nn.Module):
@@ -71,7 +89,7 @@ class Classifier(nn.Module):
 
     __jit_unused_properties__ = ["target_layer", "in_channels", "num_classes"]
 
-    def __init__(self, normalize: InputNormalization, backbone: nn.Module, head: nn.Linear,
+    def __init__(self, normalize: nn.Module, backbone: nn.Module, head: nn.Linear,
                  target_layer: nn.Module, dropout: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -94,7 +112,7 @@ class Classifier(nn.Module):
 
     @property
     def in_channels(self) -> int:
-        return int(self.normalize.mean.shape[1])
+        return int(self.normalize.channels)
 
     @property
     def num_classes(self) -> int:

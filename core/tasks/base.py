@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -67,3 +68,6 @@ class Task(ABC):
     def final_report(self) -> dict[str, Any]:
         """Metrics on the held-out test split with the weights loaded now (the best ones)."""
         return self.evaluate("test")
+
+    def write_report(self, folder: Path) -> None:
+        """Store the task's full evaluation report in the run folder (after final_report, best weights)."""

@@ -18,8 +18,9 @@ GPU_SHARE = 0.4  # at most this share of free GPU memory for resident data; the 
 class SplitTensors:
     """The images and labels of one split. `batch(indices)` gives float32 (B, C, H, W) in [0, 1] on `device`."""
 
-    def __init__(self, dataset: Dataset, split: str, device: torch.device, image_size: int | None = None) -> None:
-        self.indices = dataset.indices(split)
+    def __init__(self, dataset: Dataset, indices: np.ndarray, device: torch.device, image_size: int | None = None
+                 ) -> None:
+        self.indices = indices
         images = np.asarray(dataset.images[self.indices]) if len(self.indices) else \
             np.zeros((0, dataset.info.size, dataset.info.size, dataset.info.channels), dtype=dataset.images.dtype)
         tensor = torch.from_numpy(images).permute(0, 3, 1, 2)

@@ -32,7 +32,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps
     total = max(8, config.epochs * steps_per_epoch)
     if config.scheduler == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=0.25, anneal_strategy="cos"), "step"
+                                                   pct_start=0.2, anneal_strategy="cos"), "step"
     if config.scheduler == "cosine":
         warmup = int(config.warmup_epochs * steps_per_epoch)
 

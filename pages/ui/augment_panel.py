@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.data.augment import LIMITS, Augmentation, load_augmentation, preview, save_augmentation
 from core.data.store import Dataset
+from pages.ui.images import display_image
 from pages.ui.session import user_errors
 
 PREVIEWS = 7
@@ -44,12 +45,5 @@ def render_augmentation(workspace: str, dataset: Dataset) -> None:
         captions = ["original", *[f"augmented {i + 1}" for i in range(PREVIEWS)]]
         for start in range(0, len(tiles), 4):
             for column, tile, caption in zip(st.columns(4), tiles[start:start + 4], captions[start:start + 4]):
-                column.image(_display(tile), caption=caption, width="stretch")
+                column.image(display_image(tile, 128), caption=caption, width="stretch")
         st.caption("In use for training now: " + ", ".join(load_augmentation(workspace, info.id).describe()) + ".")
-
-
-def _display(unit: np.ndarray) -> np.ndarray:
-    pixels = (np.clip(unit, 0, 1) * 255).round().astype(np.uint8)
-    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
-    factor = max(1, 128 // pixels.shape[0])
-    return pixels.repeat(factor, axis=0).repeat(factor, axis=1)

@@ -8,11 +8,11 @@ from core.data.medical_image import image_from_array
 from core.data.readers import read_medical_image
 from core.data.store import Dataset
 from core.data.splits import SPLITS
+from pages.ui.images import display_image
 from pages.ui.viewer import render_viewer
 
 PER_PAGE = 24
 COLUMNS = 6
-THUMB_PIXELS = 112
 
 
 def render_gallery(dataset: Dataset) -> None:
@@ -35,7 +35,7 @@ def render_gallery(dataset: Dataset) -> None:
     for row_start in range(0, len(shown), COLUMNS):
         for column, index in zip(st.columns(COLUMNS), shown[row_start:row_start + COLUMNS]):
             label = items["label"].iloc[index].replace("|", ", ") or "unlabelled"
-            column.image(_thumbnail(images[index]), caption=f"{label} · {items['split'].iloc[index]}",
+            column.image(display_image(np.asarray(images[index])), caption=f"{label} · {items['split'].iloc[index]}",
                          width="stretch")
             if column.button("View", key=f"view-{info.id}-{index}", width="stretch"):
                 st.session_state[f"viewing-{info.id}"] = int(index)
@@ -44,13 +44,6 @@ def render_gallery(dataset: Dataset) -> None:
         st.divider()
         st.subheader(f"{items['name'].iloc[viewing]} — {items['label'].iloc[viewing] or 'unlabelled'}")
         render_viewer(_viewer_image(dataset, viewing), key=f"viewer-{info.id}-{viewing}")
-
-
-def _thumbnail(image: np.ndarray) -> np.ndarray:
-    pixels = (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else np.asarray(image)
-    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
-    factor = max(1, THUMB_PIXELS // pixels.shape[0])
-    return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

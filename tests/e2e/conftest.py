@@ -44,10 +44,18 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: P
     yield from _serve(tmp_path_factory, shared_builtin_dir)
 
 
-def _serve(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path) -> Iterator[Server]:
-    """Start `streamlit run streamlit_app.py` on a free port with its own MEDLAB_HOME."""
+@pytest.fixture(scope="module")
+def trained_server(phantom_run, tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path
+                   ) -> Iterator[Server]:
+    """A server whose MEDLAB_HOME holds the recipe trained on the phantom (see tests/conftest.py)."""
+    yield from _serve(tmp_path_factory, shared_builtin_dir, home=phantom_run.home)
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path, home: Path | None = None
+           ) -> Iterator[Server]:
+    """Start `streamlit run streamlit_app.py` on a free port with its own MEDLAB_HOME (or the given one)."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("e2e-home")
+    home = home or tmp_path_factory.mktemp("e2e-home")
     env = {**os.environ, "MEDLAB_HOME": str(home), "MEDLAB_BUILTIN_DIR": str(shared_builtin_dir),
            "PYTHONUNBUFFERED": "1"}
     log = (home / "server.log").open("w")

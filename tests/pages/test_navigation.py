@@ -16,7 +16,7 @@ def test_home_and_sidebar():
     assert "CPU" in sidebar and "built-in datasets" in sidebar and "0 runs" in sidebar
 
 
-@pytest.mark.parametrize("page,title", [("pages/evaluate.py", "Evaluate"),
+@pytest.mark.parametrize("page,title", [
                                         ("pages/enhance.py", "Enhance"), ("pages/synthesize.py", "Synthesize")])
 def test_later_pages_say_so(page, title):
     at = open_page(page)
@@ -24,19 +24,15 @@ def test_later_pages_say_so(page, title):
     assert "coming in a later version" in texts(at)
 
 
-# AppTest only keeps the entry point's sidebar on an app's first run when st.navigation is used, so these
-# start from preset state; the browser test switches the workspace by typing.
-def test_workspace_from_session_shows_in_status_line():
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["workspace"] = "ward-7"
-    at.run()
+def test_typing_a_workspace_switches_the_status_line():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.sidebar.text_input[0].set_value("ward-7").run()
     assert not at.exception
     assert "ward-7" in " ".join(c.value for c in at.sidebar.caption)
 
 
 def test_bad_workspace_name_is_one_sentence():
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["workspace"] = "Bad Name!"
-    at.run()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.sidebar.text_input[0].set_value("Bad Name!").run()
     assert not at.exception
     assert "not a usable workspace name" in at.sidebar.error[0].value

@@ -22,8 +22,8 @@ TEST_CASES_BAD_ARGS = [
     ({"num_classes": 2.5}, "num_classes"),
     ({"name": "small_cnn", "pretrained": True}, "pretrained"),
     ({"name": "resnet18", "freeze_backbone": True}, "freeze_backbone"),
-    ({"input_std": 0.0}, "input_std"),
-    ({"input_mean": (0.1, 0.2)}, "input_mean"),
+    ({"name": "resnet18", "input_std": 0.0}, "input_std"),
+    ({"name": "resnet18", "input_mean": (0.1, 0.2)}, "input_mean"),
     ({"name": "resnet18", "input_std": (0.2, 0.2, 0.2)}, "input_std"),  # 3 values for 1 channel
 ]
 
@@ -44,7 +44,8 @@ def test_shape_target_layer_and_head(name: str, in_channels: int, num_classes: i
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert linears[-1] is model.head and model.head.out_features == num_classes
     assert (model.in_channels, model.num_classes) == (in_channels, num_classes)
-    assert model.normalize.mean.shape == (1, in_channels, 1, 1)
+    if name != "small_cnn":  # the small CNN standardises each image instead of using fixed statistics
+        assert model.normalize.mean.shape == (1, in_channels, 1, 1)
 
 
 @pytest.mark.parametrize("name", CLASSIFIER_NAMES)
@@ -74,21 +75,25 @@ def test_training_steps_change_weights_and_reduce_loss(name: str) -> None:
 
 
 def test_small_cnn_structure_follows_widths() -> None:
-    model = SmallCNN(1, 4, widths=(8, 16), dropout=0.0)
+    model = SmallCNN(1, 4, widths=(8, 16), convs_per_block=2, dropout=0.0)
     assert len(model.features) == 2 and model.target_layer is model.features[-1]
     assert model.head.in_features == 16 and isinstance(model.dropout, nn.Identity)
     convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 4 and all(conv.bias is None and conv.kernel_size == (3, 3) for conv in convs)
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 4)
-    assert sum(p.numel() for p in SmallCNN(1, 2).parameters()) == 287_138  # the figure MODEL_INFO quotes
+    assert sum(p.numel() for p in SmallCNN(1, 2).parameters()) == 97_650  # the figure MODEL_INFO quotes (0.1 M)
+    assert len([m for m in SmallCNN(1, 2).features.modules() if isinstance(m, nn.Conv2d)]) == 4  # one per block
 
 
 def test_normalization_defaults_and_explicit_values() -> None:
     scratch = build_classifier("resnet18", 3, 2)
     assert torch.allclose(scratch.normalize.mean.flatten(), torch.full((3,), 0.5))
     assert torch.allclose(scratch.normalize.std.flatten(), torch.full((3,), 0.25))
-    given = build_classifier("small_cnn", 1, 2, input_mean=0.2, input_std=0.1)
+    given = build_classifier("resnet18", 1, 2, input_mean=0.2, input_std=0.1)
     assert given.normalize(torch.full((1, 1, 2, 2), 0.3)).allclose(torch.ones(1, 1, 2, 2))
+    standardised = build_classifier("small_cnn", 1, 2).normalize(torch.rand(3, 1, 8, 8) * 5 + 2)
+    assert torch.allclose(standardised.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5)  # per image
+    assert torch.allclose(standardised.std(dim=(1, 2, 3)), torch.ones(3), atol=1e-4)
     per_channel = InputNormalization(IMAGENET_MEAN, IMAGENET_STD, 3)
     x = torch.rand(1, 3, 4, 4)
     expected = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)

@@ -1,0 +1,123 @@
+"""Evaluation commands: `evaluate`, `predict`, `export`, `cv`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import UserError
+from core.evaluate.export import FORMATS, export, write_atomically
+from core.evaluate.predict import load_predictor, predict_files
+from core.evaluate.report import load_report
+from core.jobs.cv import cv_runs, cv_summary, submit_cross_validation
+from core.jobs.runner import JobRunner
+from core.jobs.store import ACTIVE, RunStore
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    evaluate = commands.add_parser("evaluate", parents=[common], help="the stored test report of a run")
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=run_evaluate)
+
+    predict = commands.add_parser("predict", parents=[common], help="classify image files with a trained run")
+    predict.add_argument("run", metavar="RUN")
+    predict.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    predict.add_argument("--cam", type=Path, metavar="DIR", help="write a Grad-CAM overlay PNG per file here")
+    predict.add_argument("--method", choices=("gradcam", "gradcam++"), default="gradcam")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(handler=run_predict)
+
+    exp = commands.add_parser("export", parents=[common], help="export a trained run for deployment")
+    exp.add_argument("run", metavar="RUN")
+    exp.add_argument("--format", choices=FORMATS, required=True)
+    exp.add_argument("--out", type=Path, required=True, metavar="PATH")
+    exp.add_argument("--json", action="store_true")
+    exp.set_defaults(handler=run_export)
+
+    cv = commands.add_parser("cv", parents=[common], help="k-fold cross-validation through the job queue")
+    cv.add_argument("--config", type=Path, required=True, metavar="FILE.json")
+    cv.add_argument("--folds", type=int, default=5)
+    cv.add_argument("--json", action="store_true")
+    cv.set_defaults(handler=run_cv)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    store = RunStore()
+    record = store.get(args.run)
+    report = load_report(store.run_dir(record))
+    if report is None:
+        raise UserError(f"Run '{args.run}' has no test report: it is {record.status}; reports are made when a run "
+                        "completes.")
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{record.id}: {record.model} on {record.dataset}, {report['n_test']} test images")
+    for name, value in report["metrics"]["headline"].items():
+        if isinstance(value, dict) and value.get("value") is not None:
+            print(f"  {name:28} {value['value']:.4f}  (95% CI {value['ci_low']:.4f}-{value['ci_high']:.4f})")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    predictor = load_predictor(RunStore(), args.run)
+    files, errors = [], []
+    for path in args.files:
+        if path.is_file():
+            files.append((path.name, path.read_bytes()))
+        else:
+            errors.append((str(path), "does not exist"))
+    if args.cam:
+        args.cam.mkdir(parents=True, exist_ok=True)
+    predictions, unreadable = predict_files(predictor, files, args.cam, args.method)
+    errors += unreadable
+    for name, reason in errors:  # one line each on stderr
+        print(f"error: {name}: {reason}", file=sys.stderr)
+    results = [{"file": p.file, "label": p.label, "probabilities": p.probabilities,
+                "ood": bool(p.ood and p.ood.flagged), "ood_reasons": p.ood.reasons if p.ood else [],
+                "cam": str(args.cam / f"{Path(p.file).stem}_cam.png") if args.cam else None} for p in predictions]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for r in results:
+            flag = "  [out of distribution: " + "; ".join(r["ood_reasons"]) + "]" if r["ood"] else ""
+            print(f"{r['file']}: {r['label']} ({max(r['probabilities'].values()):.2f}){flag}")
+    return 2 if not predictions else 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    store = RunStore()
+    record = store.get(args.run)
+    predictor = load_predictor(store, args.run)
+    if args.out.parent and not args.out.parent.exists():
+        raise UserError(f"The folder {args.out.parent} does not exist.")
+    data, facts = export(predictor, record, store.config(record), store.run_dir(record), args.format)
+    write_atomically(args.out, data)
+    summary = {"run_id": record.id, "format": args.format, "out": str(args.out), "bytes": len(data), **facts}
+    print(json.dumps(summary, indent=1) if args.json else f"wrote {args.out} ({len(data) / 1e6:.2f} MB)")
+    return 0
+
+
+def run_cv(args: argparse.Namespace) -> int:
+    from core.cli.train_commands import read_config
+
+    store = RunStore()
+    runs = submit_cross_validation(store, args.workspace, read_config(args.config), args.folds)
+    group = store.config(runs[0])["cv_group"]
+    if not args.json:
+        print(f"{group}: {len(runs)} runs queued", file=sys.stderr)
+    runner = JobRunner(store).start()  # the same queue the app uses; an app server may take some folds too
+    try:
+        while any(r.status in ACTIVE for r in cv_runs(store, args.workspace, group)):
+            time.sleep(1)
+    finally:
+        runner.shutdown()
+    summary = cv_summary(store, args.workspace, group)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        for name, values in summary["metrics"].items():
+            print(f"  {name:28} {values['mean']:.4f} ± {values['std']:.4f}")
+    return 0 if summary["completed"] == summary["folds"] else 1

@@ -1,0 +1,154 @@
+"""Predictions on new files with a trained run: prepared exactly like its training data, calibrated, checked
+for being out of distribution, and explained with a class activation map."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from core.data.medical_image import MedicalImage
+from core.data.preprocess import RESIZE_POLICIES, Preprocessing, frame_to_unit_square, match_channels
+from core.data.readers import read_medical_image
+from core.data.windowing import PRESETS, to_unit
+from core.errors import UserError
+from core.evaluate.explain import class_activation_map, overlay
+from core.evaluate.ood import OODReference, OODResult, check, colourfulness
+from core.evaluate.report import OOD_FILE, load_report
+from core.jobs.store import RunStore
+from core.models import Classifier, build_classifier
+from core.train.callbacks import BEST_WEIGHTS
+from core.train.checkpoint import load_weights
+
+
+@dataclass
+class Predictor:
+    run_id: str
+    model: Classifier
+    classes: list[str]
+    multilabel: bool
+    thresholds: list[float] | None
+    temperature: float
+    preprocessing: Preprocessing
+    image_size: int
+    ood: OODReference | None
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prediction:
+    file: str
+    frame: int
+    label: str                         # the predicted class (multi-label: the labels above their thresholds)
+    probabilities: dict[str, float]
+    ood: OODResult | None
+    heat: np.ndarray                   # class activation map (H, W) in [0, 1] at the model's input size
+    image: np.ndarray                  # what the model saw, (H, W, C) in [0, 1]
+
+    def row(self) -> dict[str, Any]:
+        return {"file": self.file, "frame": self.frame, "label": self.label, **{f"p_{k}": round(v, 6) for k, v in
+                self.probabilities.items()}, "ood": bool(self.ood and self.ood.flagged),
+                "ood_reasons": "; ".join(self.ood.reasons) if self.ood else ""}
+
+
+def load_predictor(store: RunStore, run_id: str) -> Predictor:
+    """Rebuild a run's network from model.json and its best safetensors weights (nothing is unpickled)."""
+    record = store.get(run_id)
+    folder = store.run_dir(record)
+    if not (folder / BEST_WEIGHTS).exists():
+        raise UserError(f"Run '{run_id}' has no trained weights yet; wait until it has finished an epoch.")
+    card = json.loads((folder / "model.json").read_text())
+    if card.get("task") not in ("classification", "multilabel"):
+        raise UserError(f"Run '{run_id}' is not a classifier, so it cannot classify images.")
+    model = build_classifier(card["architecture"], card["in_channels"], len(card["classes"]))
+    model.load_state_dict(load_weights(folder / BEST_WEIGHTS))  # includes the input normalisation
+    model.eval()
+    report = load_report(folder) or {}
+    source = card.get("preprocessing", {})
+    preprocessing = Preprocessing(  # built-in and MedMNIST data name no file policy: use the defaults for files
+        size=int(source.get("size") or card["image_size"]), channels=card["in_channels"],
+        resize=source.get("resize") if source.get("resize") in RESIZE_POLICIES else "pad",
+        window=source.get("window") if source.get("window") in ("default", *PRESETS) else "default",
+    )
+    return Predictor(
+        run_id=run_id, model=model, classes=card["classes"], multilabel=card["task"] == "multilabel",
+        thresholds=card.get("thresholds") or report.get("thresholds"), temperature=float(report.get("temperature", 1.0)),
+        preprocessing=preprocessing, image_size=int(card["image_size"]),
+        ood=OODReference.load(folder / OOD_FILE) if (folder / OOD_FILE).exists() else None, card=card,
+    )
+
+
+def prepare(predictor: Predictor, image: MedicalImage, frame: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The frame as the model sees it: (H, W, C) in [0, 1] and a (1, C, S, S) tensor at the model's size."""
+    unit = match_channels(frame_to_unit_square(image, frame, predictor.preprocessing), predictor.model.in_channels)
+    tensor = torch.from_numpy(np.ascontiguousarray(unit)).permute(2, 0, 1)[None]
+    if tensor.shape[-1] != predictor.image_size:
+        tensor = F.interpolate(tensor, size=(predictor.image_size,) * 2, mode="bilinear", align_corners=False,
+                               antialias=tensor.shape[-1] > predictor.image_size)
+    return tensor[0].permute(1, 2, 0).numpy(), tensor
+
+
+def predict_image(predictor: Predictor, image: MedicalImage, frame: int | None = None, method: str = "gradcam"
+                  ) -> Prediction:
+    frame = image.frame_count // 2 if frame is None else frame
+    prepared, tensor = prepare(predictor, image, frame)
+    model = predictor.model
+    with torch.no_grad():
+        features = model.backbone(model.normalize(tensor))
+        logits = model.head(features)[0]
+    if predictor.multilabel:
+        probabilities = torch.sigmoid(logits).numpy()
+        thresholds = np.asarray(predictor.thresholds or [0.5] * len(predictor.classes))
+        chosen = [c for c, p, t in zip(predictor.classes, probabilities, thresholds) if p >= t]
+        label, target = ("|".join(chosen) or "no finding"), int(np.argmax(probabilities))
+    else:
+        probabilities = torch.softmax(logits / predictor.temperature, dim=0).numpy()
+        target = int(np.argmax(probabilities))
+        label = predictor.classes[target]
+    ood = None
+    if predictor.ood is not None:
+        colour = colourfulness(to_unit(image, frame)) if image.is_color else 0.0
+        confidence = float(probabilities.max()) if not predictor.multilabel else 1.0
+        ood = check(predictor.ood, colour, tensor[0].numpy(), features[0].numpy(), confidence)
+    heat = class_activation_map(model, tensor, target, method)
+    return Prediction(image.name, frame, label, dict(zip(predictor.classes, map(float, probabilities))), ood, heat,
+                      prepared)
+
+
+def explain(predictor: Predictor, prediction: Prediction, class_name: str, method: str = "gradcam") -> np.ndarray:
+    """The activation map of `prediction`'s image for any class (not only the predicted one)."""
+    tensor = torch.from_numpy(np.ascontiguousarray(prediction.image)).permute(2, 0, 1)[None]
+    return class_activation_map(predictor.model, tensor, predictor.classes.index(class_name), method)
+
+
+def predict_files(predictor: Predictor, files: list[tuple[str, bytes]], cam_dir: Path | None = None,
+                  method: str = "gradcam") -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predict each file (DICOM de-identified on reading); unreadable files are returned with the reason."""
+    predictions, errors = [], []
+    for name, data in files:
+        try:
+            prediction = predict_image(predictor, read_medical_image(data, name), method=method)
+        except UserError as error:
+            errors.append((name, error.message))
+            continue
+        predictions.append(prediction)
+        if cam_dir is not None:
+            Image.fromarray(overlay(prediction.image, prediction.heat)).save(cam_dir / f"{Path(name).stem}_cam.png")
+    return predictions, errors
+
+
+def predictions_csv(predictions: list[Prediction]) -> str:
+    buffer = io.StringIO()
+    rows = [p.row() for p in predictions]
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,95 @@
+"""The evaluation report of a run: computed once on the held-out test split with the best weights, stored.
+
+    report.json       metrics with 95% bootstrap CIs, per-class table, confusion matrix, ROC/PR curves,
+                      calibration (with temperature scaling fitted on validation), top-loss cases
+    predictions.npz   test logits, labels and dataset indices (for the threshold slider and confusion cells)
+    ood.json          the out-of-distribution reference (see ood.py)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.evaluate.calibration import apply_temperature, calibration_summary
+from core.evaluate.metrics import multi_label_report, pr_curves, roc_curves, single_label_report
+from core.evaluate.ood import COLOUR_LIMIT, OODReference, colourfulness, fit_reference
+from core.jobs.store import write_json
+from core.tasks.classify import ClassifyTask
+
+REPORT_FILE, PREDICTIONS_FILE, OOD_FILE = "report.json", "predictions.npz", "ood.json"
+TOP_LOSSES = 24
+
+
+def build_report(task: ClassifyTask, folder: Path) -> dict[str, Any]:
+    """Compute and store the report for `task` with the weights it holds now (the best ones)."""
+    val, test = task.outputs("val"), task.outputs("test", with_features=False)
+    classes = task.classes
+    if task.multilabel:
+        probabilities = task.probabilities(test.logits)
+        report: dict[str, Any] = {
+            "task": "multilabel",
+            "metrics": multi_label_report(test.labels, probabilities, classes, task.thresholds),
+            "roc": roc_curves(test.labels, probabilities, classes),
+            "pr": pr_curves(test.labels, probabilities, classes),
+            "temperature": 1.0,
+        }
+    else:
+        calibration = calibration_summary(val.logits, val.labels, test.logits, test.labels)
+        temperature = float(calibration["temperature"])
+        probabilities = apply_temperature(test.logits, temperature)
+        report = {
+            "task": "classification",
+            "metrics": single_label_report(test.labels, task.probabilities(test.logits), classes),
+            "roc": roc_curves(test.labels, probabilities, classes),
+            "pr": pr_curves(test.labels, probabilities, classes),
+            "calibration": calibration,
+            "temperature": temperature,
+            "top_losses": top_losses(test.logits, test.labels, test.indices, classes),
+        }
+    report.update(classes=classes, n_test=int(len(test.labels)), dataset=task.dataset.info.id,
+                  thresholds=task.thresholds if task.multilabel else None)
+    np.savez(folder / PREDICTIONS_FILE, logits=test.logits, labels=test.labels, indices=test.indices)
+    fit_ood(task, report["temperature"]).save(folder / OOD_FILE)
+    write_json(folder / REPORT_FILE, report)
+    return report
+
+
+def top_losses(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray, classes: list[str]) -> list[dict]:
+    """The most confidently wrong test images: wrong predictions, highest cross-entropy first."""
+    tensor_logits = torch.from_numpy(logits)
+    losses = F.cross_entropy(tensor_logits, torch.from_numpy(labels).long(), reduction="none").numpy()
+    probabilities = torch.softmax(tensor_logits, dim=1).numpy()
+    predicted = probabilities.argmax(1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = wrong[np.argsort(-losses[wrong])][:TOP_LOSSES]
+    return [{"index": int(indices[i]), "true": classes[int(labels[i])], "predicted": classes[int(predicted[i])],
+             "confidence": float(probabilities[i, predicted[i]]), "loss": float(losses[i])} for i in order]
+
+
+def fit_ood(task: ClassifyTask, temperature: float) -> OODReference:
+    """The out-of-distribution reference from this run's training and validation images."""
+    train, val = task.outputs("train", with_features=True), task.outputs("val", with_features=True)
+    images = task.splits["train"]
+    sample = torch.arange(min(len(images), 2048))
+    prepared = images.batch(sample)[0].cpu().numpy()
+    labels = train.labels if not task.multilabel else np.where(train.labels.any(1), train.labels.argmax(1), -1)
+    confidence = apply_temperature(val.logits, temperature).max(1) if not task.multilabel else np.array([])
+    # "greyscale" also covers grey scans stored as RGB: judge by the training images' colour, not channel count
+    greyscale = prepared.shape[1] == 1 or max(colourfulness(image.transpose(1, 2, 0)) for image in prepared[:256]) \
+        < COLOUR_LIMIT
+    return fit_reference(prepared, train.features, labels, val.features, confidence, greyscale)
+
+
+def load_report(folder: Path) -> dict[str, Any] | None:
+    path = folder / REPORT_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_predictions(folder: Path) -> dict[str, np.ndarray]:
+    with np.load(folder / PREDICTIONS_FILE) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,88 @@
+"""The Evaluate page's Export, Compare and Cross-validation tabs."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import UserError
+from core.evaluate.export import FORMATS, SUFFIXES, export
+from core.evaluate.predict import Predictor
+from core.jobs.cv import cv_groups, cv_runs, cv_summary, submit_cross_validation
+from core.jobs.store import ACTIVE, RunRecord, RunStore
+from pages.ui.session import user_errors
+
+FORMAT_TEXT = {"onnx": "ONNX (checked in onnxruntime)", "torchscript": "TorchScript", "int8": "INT8 ONNX (dynamic quantisation)",
+               "card": "Model card (Markdown)"}
+
+
+def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> None:
+    st.write("Exported models take images in [0, 1] of the size below; the input normalisation is inside them.")
+    st.caption(" · ".join(predictor.preprocessing.describe()[:2]) + f" Model input: {predictor.image_size} px.")
+    fmt = st.radio("Format", FORMATS, format_func=FORMAT_TEXT.get, horizontal=True, key=f"export-format-{record.id}")
+    if st.button("Prepare the file", key=f"export-{record.id}"):
+        with user_errors(), st.spinner("Exporting"):
+            data, facts = export(predictor, record, store.config(record), store.run_dir(record), fmt)
+            st.session_state[f"export-file-{record.id}"] = (fmt, data, facts)
+    prepared = st.session_state.get(f"export-file-{record.id}")
+    if prepared and prepared[0] == fmt:
+        _, data, facts = prepared
+        if "max_difference_vs_pytorch" in facts:
+            st.success(f"onnxruntime matches PyTorch to {facts['max_difference_vs_pytorch']:.1e}.")
+        if "int8_bytes" in facts:
+            st.info(f"INT8: {facts['float_bytes'] / 1e6:.2f} MB → {facts['int8_bytes'] / 1e6:.2f} MB; test accuracy "
+                    f"{facts['float_accuracy']:.3f} → {facts['int8_accuracy']:.3f} "
+                    f"({facts['accuracy_change']:+.3f}); {facts['float_ms_per_image']:.2f} → "
+                    f"{facts['int8_ms_per_image']:.2f} ms per image in onnxruntime.")
+        if fmt == "card":
+            with st.expander("Preview", expanded=True):
+                st.markdown(data.decode())
+        st.download_button(f"Download {FORMAT_TEXT[fmt]}", data, file_name=f"{record.id}{SUFFIXES[fmt]}",
+                           key=f"download-{record.id}-{fmt}")
+
+
+def render_compare(store: RunStore, completed: list[RunRecord]) -> None:
+    labels = {r.id: f"{r.name or r.id} · {r.model} · {r.dataset}" for r in completed}
+    chosen = st.multiselect("Runs", list(labels), default=list(labels)[:3], format_func=labels.get, key="compare-runs")
+    if not chosen:
+        return
+    rows = []
+    for run_id in chosen:
+        record = store.get(run_id)
+        summary = record.summary_dict
+        rows.append({"run": labels[run_id], "epochs": record.epoch,
+                     **{k.removeprefix("test_"): v for k, v in summary.items() if k.startswith("test_") and isinstance(v, float)},
+                     "seconds": summary.get("seconds")})
+    st.dataframe(pd.DataFrame(rows).set_index("run").T.round(4), width="stretch")
+
+
+def render_cross_validation(store: RunStore, workspace: str, record: RunRecord) -> None:
+    st.write("k-fold cross-validation trains k copies of this run's recipe, each validating on another fold of "
+             "the pooled training and validation images; the test split stays held out. The runs go through "
+             "the job queue like any other.")
+    left, right = st.columns([1, 3])
+    folds = left.number_input("Folds (k)", 2, 10, 5, key=f"cv-folds-{record.id}")
+    if right.button(f"Start {folds}-fold cross-validation of this recipe", key=f"cv-start-{record.id}"):
+        config = {k: v for k, v in store.config(record).items() if k not in ("folds", "fold", "cv_group")}
+        try:
+            submit_cross_validation(store, workspace, config, int(folds))
+        except UserError as error:
+            st.error(error.message)
+    groups = cv_groups(store, workspace)
+    if groups:
+        group = st.selectbox("Cross-validation", groups, key="cv-group")
+        _cv_result(store, workspace, group)
+
+
+def _cv_result(store: RunStore, workspace: str, group: str) -> None:
+    active = any(r.status in ACTIVE for r in cv_runs(store, workspace, group))
+
+    @st.fragment(run_every=2.0 if active else None)
+    def show() -> None:
+        summary = cv_summary(store, workspace, group)
+        st.caption(f"{summary['completed']} of {summary['folds']} folds completed · " +
+                   ", ".join(f"{status}" for status in summary["statuses"].values()))
+        if summary["metrics"]:
+            st.dataframe(pd.DataFrame({name: {"mean": v["mean"], "std": v["std"], "folds": len(v["values"])}
+                                       for name, v in summary["metrics"].items()}).T.round(4), width="stretch")
+
+    show()
