@@ -11,11 +11,11 @@ import os
 import sys
 from typing import Any, NoReturn
 
-from core.cli import data_commands, evaluate_commands, train_commands
+from core.cli import data_commands, enhance_commands, evaluate_commands, train_commands
 from core.errors import UserError
 from core.settings import DEFAULT_WORKSPACE, check_workspace_name
 
-COMMAND_MODULES = (data_commands, train_commands, evaluate_commands)
+COMMAND_MODULES = (data_commands, train_commands, evaluate_commands, enhance_commands)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `... --json | head`: the reader has gone, which is not an error here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def print_json(data: Any) -> None:

@@ -8,9 +8,13 @@ from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.tasks.base import Task
 from core.tasks.classify import ClassifyConfig, ClassifyTask
+from core.tasks.restore import RestoreConfig, RestoreTask
 from core.train.config import TrainConfig, config_from_dict
 
-CONFIG_CLASSES: dict[str, type[TrainConfig]] = {"classification": ClassifyConfig, "multilabel": ClassifyConfig}
+CONFIG_CLASSES: dict[str, type[TrainConfig]] = {
+    "classification": ClassifyConfig, "multilabel": ClassifyConfig,
+    "denoise": RestoreConfig, "super_resolution": RestoreConfig,
+}
 TASK_NAMES = tuple(CONFIG_CLASSES)
 
 
@@ -29,4 +33,27 @@ def recipe(task: str = "classification", dataset: str = "phantom-64") -> TrainCo
 
 def build_task(config: TrainConfig, workspace: str) -> Task:
     dataset = open_dataset(workspace, config.dataset)
+    if isinstance(config, RestoreConfig):
+        return RestoreTask(config, dataset, _initial_weights(config, workspace))
     return ClassifyTask(config, dataset, load_augmentation(workspace, config.dataset))
+
+
+def _initial_weights(config: RestoreConfig, workspace: str):
+    """The network weights of run `init_from` (for fine-tuning), checked to fit this config."""
+    if not config.init_from:
+        return None
+    from core.jobs.store import RunStore  # jobs build on tasks; this one lookup goes the other way
+    from core.train.callbacks import BEST_WEIGHTS
+    from core.train.checkpoint import load_weights
+
+    store = RunStore()
+    source = store.get(config.init_from)
+    source_config = store.config(source)
+    if (source_config.get("task"), source_config.get("model"), source_config.get("scale", 2)) != \
+            (config.task, config.model, config.scale):
+        raise UserError(f"Config field 'init_from': run '{config.init_from}' trained a different network "
+                        f"({source_config.get('model')}, {source_config.get('task')}).")
+    weights = store.run_dir(source) / BEST_WEIGHTS
+    if not weights.exists():
+        raise UserError(f"Config field 'init_from': run '{config.init_from}' has no trained weights yet.")
+    return load_weights(weights)

@@ -1,0 +1,254 @@
+"""Image restoration: denoising and super-resolution learned from clean images and simulated degradations.
+
+Training takes random patches of the dataset's training images, degrades them on the fly (see
+core.enhance.degrade) and fits the network to give back the clean patch. Validation reports PSNR and SSIM on
+the whole validation images with a fixed degradation. SRGAN-style adversarial fine-tuning (Ledig et al., CVPR
+2017) is the same task with a discriminator and a second optimiser: a GAN step is a task, not a second loop.
+Any dataset works, labelled or not: only the images are used.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.data.store import Dataset
+from core.enhance.degrade import DEGRADATIONS, Degradation, degrade, psnr
+from core.errors import UserError
+from core.models.restoration import RESTORATION_NAMES, build_discriminator, build_restorer
+from core.models.ssim import L1SSIMLoss, ssim
+from core.tasks.base import Task
+from core.tasks.tensors import SplitTensors, step_seed
+from core.train.config import TrainConfig
+from core.train.optim import Optimization, autocast_dtype
+
+RESTORE_TASKS = ("denoise", "super_resolution")
+LOSSES = ("l1", "l1_ssim", "adversarial")
+PATCHES_PER_IMAGE = 16  # random patches drawn from each training image per epoch
+EVAL_BATCH = 16
+EVAL_SEED = 12345       # validation and test degradations are fixed, so epochs are comparable
+
+
+@dataclass
+class RestoreConfig(TrainConfig):
+    """Restoration settings; the defaults are the recommended recipe (a residual U-Net denoiser, or SRResNet)."""
+
+    task: str = "denoise"             # denoise | super_resolution
+    model: str = ""                   # "" = resunet for denoising, srresnet for super-resolution
+    degradation: str = "gaussian"     # gaussian | poisson | blur
+    sigma: float | None = None        # noise level on [0, 1] images; None = 0.1 (denoise) or 0 (super-resolution)
+    blur: float = 1.5                 # blur sigma in pixels for degradation "blur"
+    scale: int = 2                    # super-resolution factor, 2 or 4
+    loss: str = "l1_ssim"             # l1 | l1_ssim | adversarial (super-resolution: SRGAN fine-tuning)
+    ssim_weight: float = 0.16
+    adversarial_weight: float = 1e-3
+    init_from: str = ""               # a run whose network starts this one (e.g. an L1-trained SRResNet for SRGAN)
+    patch_size: int = 64
+    augment: bool = True              # random flips and 90-degree turns of the patches
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    scheduler: str = "cosine"
+    warmup_epochs: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.task not in RESTORE_TASKS:
+            raise UserError(f"Config field 'task' must be one of {', '.join(RESTORE_TASKS)} here, not '{self.task}'.")
+        self.model = self.model or ("resunet" if self.task == "denoise" else "srresnet")
+        if self.model not in RESTORATION_NAMES:
+            raise UserError(f"Config field 'model' must be one of {', '.join(RESTORATION_NAMES)}, not '{self.model}'.")
+        if (self.model == "resunet") != (self.task == "denoise"):
+            raise UserError(f"Config field 'model': {self.model} does not do {self.task.replace('_', '-')}.")
+        if self.degradation not in DEGRADATIONS:
+            raise UserError(f"Config field 'degradation' must be one of {', '.join(DEGRADATIONS)}, not '{self.degradation}'.")
+        if self.sigma is None:
+            self.sigma = 0.1 if self.task == "denoise" and self.degradation != "blur" else 0.0
+        if self.scale not in (2, 4):
+            raise UserError(f"Config field 'scale' must be 2 or 4, not {self.scale}.")
+        if self.loss not in LOSSES:
+            raise UserError(f"Config field 'loss' must be one of {', '.join(LOSSES)}, not '{self.loss}'.")
+        if self.loss == "adversarial" and self.task != "super_resolution":
+            raise UserError("Config field 'loss': adversarial training is for super-resolution (SRGAN).")
+        if not 0 <= self.ssim_weight <= 1:
+            raise UserError(f"Config field 'ssim_weight' must be between 0 and 1, not {self.ssim_weight}.")
+        if not 0 <= self.adversarial_weight <= 1:
+            raise UserError(f"Config field 'adversarial_weight' must be between 0 and 1, not {self.adversarial_weight}.")
+        if not 16 <= self.patch_size <= 512 or self.patch_size % 16:
+            raise UserError(f"Config field 'patch_size' must be a multiple of 16 from 16 to 512, not {self.patch_size}.")
+        self.degradation_spec()  # validates sigma and blur
+
+    def degradation_spec(self) -> Degradation:
+        scale = self.scale if self.task == "super_resolution" else 1
+        return Degradation(self.degradation, float(self.sigma), self.blur, scale)
+
+
+class RestoreTask(Task):
+    monitor = "val_psnr"
+    monitor_mode = "max"
+
+    def __init__(self, config: RestoreConfig, dataset: Dataset, init_weights: dict[str, torch.Tensor] | None = None
+                 ) -> None:
+        info = dataset.info
+        if not info.split_counts.get("train") or not info.split_counts.get("val"):
+            raise UserError(f"Dataset '{info.id}' needs images in both its train and val splits to train.")
+        if config.patch_size > info.size:
+            raise UserError(f"Config field 'patch_size' ({config.patch_size}) is larger than the dataset's "
+                            f"{info.size}-pixel images.")
+        if config.monitor and config.monitor not in ("val_psnr", "val_ssim", "val_loss"):
+            raise UserError(f"Config field 'monitor' must be val_psnr, val_ssim or val_loss, not '{config.monitor}'.")
+        self.config, self.dataset, self.init_weights = config, dataset, init_weights
+        self.monitor = config.monitor or "val_psnr"
+        self.monitor_mode = "min" if self.monitor == "val_loss" else "max"
+        self.degradation = config.degradation_spec()
+        self.content_loss = torch.nn.L1Loss() if config.loss == "l1" else L1SSIMLoss(config.ssim_weight)
+
+    def setup(self, device: torch.device) -> None:
+        self.device = device
+        torch.manual_seed(self.config.seed)
+        self.splits = {split: SplitTensors(self.dataset, self.dataset.indices(split), device)
+                       for split in ("train", "val", "test")}
+        channels = self.dataset.info.channels
+        self.model = build_restorer(self.config.model, channels, self.degradation.scale).to(device)
+        if self.init_weights is not None:
+            self.model.load_state_dict(self.init_weights)
+        self.amp_dtype = autocast_dtype(self.config, device)
+        self.optimization = Optimization(self.model, self.config, self.steps_per_epoch, device)
+        self.discriminator = self.disc_optimization = None
+        if self.config.loss == "adversarial":
+            self.discriminator = build_discriminator(channels).to(device)
+            self.disc_optimization = Optimization(self.discriminator, self.config, self.steps_per_epoch, device)
+        self.model.train()
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, len(self.splits["train"]) * PATCHES_PER_IMAGE // self.config.batch_size)
+
+    @property
+    def images_per_step(self) -> int:
+        return self.config.batch_size
+
+    def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[tuple[int, int]]:
+        for step in range(start_step, self.steps_per_epoch):
+            yield epoch, step
+
+    def _patches(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of random clean patches and their degraded inputs, the same for the same (seed, epoch, step)."""
+        generator = torch.Generator().manual_seed(step_seed(self.config.seed, epoch, step))
+        train, size = self.splits["train"], self.config.patch_size
+        indices = torch.randint(len(train), (self.config.batch_size,), generator=generator)
+        images, _ = train.batch(indices)
+        top, left = (int(torch.randint(images.shape[-1] - size + 1, (1,), generator=generator)) for _ in range(2))
+        clean = images[..., top:top + size, left:left + size]
+        if self.config.augment:
+            if torch.rand(1, generator=generator) < 0.5:
+                clean = clean.flip(-1)
+            clean = torch.rot90(clean, int(torch.randint(4, (1,), generator=generator)), dims=(-2, -1))
+        noise = torch.Generator(self.device).manual_seed(step_seed(self.config.seed, epoch, step, 1))
+        return clean.contiguous(), degrade(clean, self.degradation, noise)
+
+    def train_step(self, batch: tuple[int, int]) -> dict[str, Any]:
+        clean, degraded = self._patches(*batch)
+        lr = self.optimization.lr
+        autocast = dict(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        with torch.autocast(**autocast):
+            restored = self.model(degraded)
+        restored = restored.float()
+        if self.discriminator is None:
+            loss = self.content_loss(restored, clean)
+            self.optimization.step(loss)
+            return {"loss": loss.detach(), "lr": lr}
+        with torch.autocast(**autocast):  # discriminator: real patches are 1, restored ones 0
+            real, fake = self.discriminator(clean).float(), self.discriminator(restored.detach()).float()
+        d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        self.disc_optimization.step(d_loss)
+        with torch.autocast(**autocast):  # generator: content, plus fooling the discriminator
+            judged = self.discriminator(restored).float()
+        loss = self.content_loss(restored, clean) + self.config.adversarial_weight * \
+            F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+        self.optimization.step(loss)
+        return {"loss": loss.detach(), "lr": lr, "d_loss": d_loss.detach()}
+
+    def end_epoch(self, val_metrics: dict[str, float]) -> None:
+        self.optimization.end_epoch(val_metrics.get("val_loss"))
+        if self.disc_optimization is not None:
+            self.disc_optimization.end_epoch(val_metrics.get("val_loss"))
+
+    @torch.no_grad()
+    def restore_split(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(clean, degraded, restored) batches of a split with its fixed degradation."""
+        self.model.eval()
+        data, scale = self.splits[split], self.degradation.scale
+        for start in range(0, len(data), EVAL_BATCH):
+            clean, _ = data.batch(torch.arange(start, min(start + EVAL_BATCH, len(data))))
+            clean = clean[..., : clean.shape[-2] // scale * scale, : clean.shape[-1] // scale * scale]
+            degraded = degrade(clean, self.degradation,
+                               torch.Generator(self.device).manual_seed(EVAL_SEED + start))
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                restored = self.model(degraded).float().clamp(0, 1)
+            yield clean, degraded, restored
+        self.model.train()
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        totals = {"loss": 0.0, "psnr": 0.0, "ssim": 0.0, "psnr_input": 0.0}
+        count = 0
+        for clean, degraded, restored in self.restore_split(split):
+            n = len(clean)
+            reference = _upsampled(degraded, self.degradation.scale)  # the input, or bicubic for super-resolution
+            totals["loss"] += float(F.l1_loss(restored, clean)) * n
+            totals["psnr"] += float(psnr(restored, clean).sum())
+            totals["ssim"] += float(ssim(restored, clean)) * n
+            totals["psnr_input"] += float(psnr(reference, clean).sum())
+            count += n
+        return {f"{split}_{name}": value / count if count else math.nan for name, value in totals.items()}
+
+    def final_report(self) -> dict[str, Any]:
+        metrics = self.evaluate("test")
+        baseline = "bicubic" if self.degradation.scale > 1 else "degraded input"
+        return {**metrics, "test_baseline": baseline, "degradation": self.degradation.describe()}
+
+    def write_report(self, folder: Path) -> None:
+        from core.enhance.compare import restoration_report  # enhancement builds on tasks, not the reverse
+
+        restoration_report(self, folder)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"model": self.model.state_dict(), "optimization": self.optimization.state_dict()}
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["disc_optimization"] = self.disc_optimization.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], replay: tuple[int, int] | None = None) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimization.load_state_dict(state["optimization"], replay)
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.disc_optimization.load_state_dict(state["disc_optimization"], replay)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(weights)
+
+    def model_card(self) -> dict[str, Any]:
+        info = self.dataset.info
+        return {"task": self.config.task, "architecture": self.config.model, "in_channels": info.channels,
+                "scale": self.degradation.scale, "degradation": self.config.degradation, "sigma": self.config.sigma,
+                "blur": self.config.blur, "dataset": info.id, "dataset_name": info.name, "image_size": info.size,
+                "loss": self.config.loss}
+
+
+def _upsampled(images: torch.Tensor, scale: int) -> torch.Tensor:
+    if scale == 1:
+        return images
+    return F.interpolate(images, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)

@@ -1,0 +1,78 @@
+"""The Enhance page's result: before/after slider, difference map, zoom, scores and downloads."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from matplotlib import colormaps
+
+from core.data.medical_image import MedicalImage
+from core.data.windowing import render_8bit, to_unit
+from core.enhance.run import EnhanceResult, scores
+from core.enhance.writers import enhanced_dicom, png_bytes
+from pages.ui.compare_slider import before_after
+
+
+def render_result(result: EnhanceResult, reference: MedicalImage | None, key: str) -> None:
+    before, after = result.input, result.output
+    window = before.default_window if not before.is_color else None  # one window for both, so they compare
+    st.caption(f"{result.method} · {after.width}×{after.height} · {result.seconds * 1000:.0f} ms"
+               + (" · " + "; ".join(result.notes) if result.notes else ""))
+    if reference is not None:
+        _scores(result, reference)
+    zoom_col, picture_col = st.columns([1, 3])
+    with zoom_col:
+        zoom = st.select_slider("Zoom", (1, 2, 4, 8), value=1, key=f"{key}-zoom", format_func=lambda z: f"{z}×")
+        x = st.slider("Region left-right", 0.0, 1.0, 0.5, key=f"{key}-x", disabled=zoom == 1)
+        y = st.slider("Region up-down", 0.0, 1.0, 0.5, key=f"{key}-y", disabled=zoom == 1)
+    before_pixels, after_pixels = render_8bit(before, 0, window), render_8bit(after, 0, window)
+    with picture_col:
+        before_after(_crop(before_pixels, zoom, x, y), _crop(after_pixels, zoom, x, y))
+    if before.frames.shape == after.frames.shape:
+        difference = np.abs(to_unit(after, 0, window) - to_unit(before, 0, window))
+        difference = difference.mean(axis=2) if difference.ndim == 3 else difference
+        heat = (colormaps["magma"](np.clip(difference / max(difference.max(), 1e-6), 0, 1))[..., :3] * 255).astype(np.uint8)
+        st.image(_crop(heat, zoom, x, y), caption=f"Difference |after − before| (brightest = "
+                 f"{difference.max():.3f} of the display range): what the method removed or added", width=640)
+    _downloads(result, key)
+
+
+def _scores(result: EnhanceResult, reference: MedicalImage) -> None:
+    out = scores(result.output.frames[0], reference.frames[0])
+    columns = st.columns(4)
+    columns[0].metric("PSNR of result", f"{out['psnr']:.2f} dB")
+    columns[1].metric("SSIM of result", f"{out['ssim']:.4f}")
+    if result.input.frames.shape == reference.frames.shape:
+        before = scores(result.input.frames[0], reference.frames[0])
+        columns[2].metric("PSNR of input", f"{before['psnr']:.2f} dB", delta=f"{out['psnr'] - before['psnr']:+.2f} dB",
+                          delta_color="off")
+        columns[3].metric("SSIM of input", f"{before['ssim']:.4f}")
+    else:
+        columns[2].caption("The input is smaller than the reference (super-resolution); the comparison table "
+                           "below scores bicubic upscaling next to the model.")
+
+
+def _crop(pixels: np.ndarray, zoom: int, x: float, y: float) -> np.ndarray:
+    if zoom == 1:
+        return pixels
+    height, width = pixels.shape[:2]
+    h, w = max(1, height // zoom), max(1, width // zoom)
+    top, left = int(np.clip(y * height - h / 2, 0, height - h)), int(np.clip(x * width - w / 2, 0, width - w))
+    return pixels[top:top + h, left:left + w].repeat(zoom, axis=0).repeat(zoom, axis=1)
+
+
+def _downloads(result: EnhanceResult, key: str) -> None:
+    output = result.output
+    unit = to_unit(output, 0)
+    stem = output.name.rsplit(".", 1)[0] + f"_{result.method}"
+    columns = st.columns(3)
+    columns[0].download_button("PNG, 8-bit", png_bytes(unit, 8), file_name=f"{stem}.png", mime="image/png",
+                               key=f"{key}-png8")
+    columns[1].download_button("PNG, 16-bit", png_bytes(unit, 16), file_name=f"{stem}_16bit.png", mime="image/png",
+                               key=f"{key}-png16")
+    if output.dicom is not None:
+        scale = output.height // result.input.height
+        data = enhanced_dicom(output.dicom, output.frames[0], description=result.method, scale=scale,
+                              frame=result.frame)
+        columns[2].download_button("DICOM (derived image)", data, file_name=f"{stem}.dcm", mime="application/dicom",
+                                   key=f"{key}-dicom", help="New series and instance UIDs, geometry and window kept, "
+                                                           "marked as derived, no identifying data.")

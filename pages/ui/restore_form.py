@@ -1,0 +1,67 @@
+"""The Train page's restoration form (denoising, super-resolution), with the shared fields."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.data.store import DatasetInfo
+from core.enhance.degrade import DEGRADATIONS
+from core.models.restoration import RESTORATION_INFO
+from core.tasks.restore import LOSSES
+from pages.ui.jobs import run_store
+from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
+
+KEY = {"denoise": "denoise-", "super_resolution": "sr-"}
+DEGRADATION_TEXT = {"gaussian": "Gaussian noise", "poisson": "Poisson noise (low dose)", "blur": "Blur"}
+LOSS_TEXT = {"l1": "L1", "l1_ssim": "L1 + SSIM", "adversarial": "L1 + SSIM + adversarial (SRGAN)"}
+
+
+def render_restore_form(workspace: str, info: DatasetInfo, task: str) -> str | None:
+    key = KEY[task]
+    prepare(key, task, info)
+    model = "resunet" if task == "denoise" else "srresnet"
+    st.caption(f"Task: **{'denoising' if task == 'denoise' else 'super-resolution'}** learned from "
+               f"{info.split_counts.get('train', 0):,} clean training images of **{info.name}** "
+               f"({info.size} px); any dataset works, labels are not used.")
+    st.button("Reset to the recommended recipe", on_click=reset, args=(key, task, info), key=key + "reset")
+    model_col, data_col, optim_col = st.columns(3)
+    with model_col:
+        st.markdown("**Model and degradation**")
+        st.caption(RESTORATION_INFO[model])
+        if task == "denoise":
+            degradation = st.selectbox("Degradation", DEGRADATIONS, key=key + "degradation",
+                                       format_func=DEGRADATION_TEXT.get)
+            st.number_input("Noise level σ (images in [0, 1])", 0.0, 1.0, key=key + "sigma", step=0.01,
+                            format="%.3f")
+            st.number_input("Blur σ (pixels)", 0.1, 10.0, key=key + "blur", step=0.1, disabled=degradation != "blur")
+        else:
+            st.selectbox("Scale", (2, 4), key=key + "scale", format_func=lambda s: f"×{s}")
+            st.number_input("Noise level σ added to the small image", 0.0, 1.0, key=key + "sigma", step=0.01,
+                            format="%.3f")
+        loss = st.selectbox("Loss", [x for x in LOSSES if task == "super_resolution" or x != "adversarial"],
+                            key=key + "loss", format_func=LOSS_TEXT.get)
+        st.number_input("SSIM weight", 0.0, 1.0, key=key + "ssim_weight", step=0.02, disabled=loss == "l1")
+        if task == "super_resolution":
+            st.number_input("Adversarial weight", 0.0, 1.0, key=key + "adversarial_weight", format="%.4f",
+                            step=1e-4, disabled=loss != "adversarial")
+            _init_from(workspace, key)
+    with data_col:
+        st.markdown("**Data**")
+        st.number_input("Epochs", 1, 1000, key=key + "epochs")
+        st.selectbox("Batch size", BATCH_SIZES, key=key + "batch_size")
+        st.selectbox("Patch size", [p for p in (32, 48, 64, 96, 128, 256) if p <= info.size] or [info.size],
+                     key=key + "patch_size")
+        st.checkbox("Random flips and 90° turns of the patches", key=key + "augment")
+    with optim_col:
+        optimisation_fields(key)
+    run_fields(key, ("val_psnr", "val_ssim", "val_loss"))
+    return start(key, workspace, task, info)
+
+
+def _init_from(workspace: str, key: str) -> None:
+    """SRGAN fine-tuning starts from an L1-trained super-resolution run of the same scale."""
+    runs = [r for r in run_store().list(workspace, statuses=("completed",)) if r.task == "super_resolution"]
+    options = ["", *[r.id for r in runs]]
+    if st.session_state.get(key + "init_from") not in options:
+        st.session_state[key + "init_from"] = ""
+    st.selectbox("Start from run (for SRGAN fine-tuning)", options, key=key + "init_from",
+                 format_func=lambda r: "scratch" if not r else f"{r} ({next(x.name for x in runs if x.id == r) or 'no name'})")

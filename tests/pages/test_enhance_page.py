@@ -1,0 +1,42 @@
+"""AppTest tests of the Enhance page: a classical method on a degraded sample, an upload, the comparison."""
+from __future__ import annotations
+
+import skimage.data
+
+from tests.fixtures import png_bytes
+from tests.pages.apptest import open_page, rerun
+
+PAGE = "pages/enhance.py"
+
+
+def test_denoise_a_degraded_sample_scores_it_and_offers_downloads():
+    at = open_page(PAGE)
+    at.checkbox(key="enhance-simulate").set_value(True).run()
+    at.button(key="enhance-run").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["PSNR of result"].split()[0]) > float(metrics["PSNR of input"].split()[0]) + 5
+    assert {b.label for b in at.get("download_button")} == {"PNG, 8-bit", "PNG, 16-bit", "DICOM (derived image)"}
+    assert at.get("html")  # the before/after slider
+
+
+def test_upload_upscaled_with_lanczos():
+    at = open_page(PAGE)
+    at.radio(key="enhance-source").set_value("My file").run()
+    at.get("file_uploader")[0].set_value(("coins.png", png_bytes(skimage.data.coins()[::4, ::4]), "image/png")).run()
+    at.selectbox(key="enhance-method").set_value("lanczos").run()
+    at.radio(key="enhance-scale").set_value(4).run()
+    at.button(key="enhance-run").click().run()
+    assert not at.exception, at.exception
+    assert any("lanczos · 384×304" in c.value for c in at.caption)
+    assert "DICOM (derived image)" not in {b.label for b in at.get("download_button")}
+
+
+def test_comparison_table_ranks_methods():
+    at = open_page(PAGE, **{"enhance-tab": "Compare methods"})
+    at.slider(key="compare-count").set_value(2)
+    at.button(key="compare-run").click().run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert "Non-local means" in set(table["method"]) and "degraded input (no method)" in set(table["method"])
+    assert list(table["PSNR (dB)"]) == sorted(table["PSNR (dB)"], reverse=True)
