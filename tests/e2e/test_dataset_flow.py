@@ -7,17 +7,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.waits import wait_idle
 from tests.fixtures import class_folder_zip, identified_ct
 
 pytestmark = pytest.mark.e2e
 PAGES = {"dataset": "Dataset", "train": "Train", "evaluate": "Evaluate", "enhance": "Enhance",
          "synthesize": "Synthesize", "": "MedLab"}
-
-
-def wait_idle(page: Page) -> None:
-    """Wait until Streamlit has finished the current run (its status widget says 'Running' while busy)."""
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
 
 
 def expect_app_shell(page: Page, title: str) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.waits import wait_idle
 from tests.fixtures import tiny_dataset
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +27,12 @@ def test_live_loss_chart_gets_new_points_while_training(server, page: Page, monk
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=120_000)
     page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
     page.get_by_role("option", name=re.compile("e2e tiny")).click()
+    wait_idle(page)  # a new dataset resets the form to its recipe: edit only after that rerun
     epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
-    expect(epochs).to_be_visible()
     epochs.fill("300")  # long enough to watch; the test stops it
     epochs.press("Enter")
+    wait_idle(page)
+    expect(epochs).to_have_value("300")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text(re.compile(r"· running"))).to_be_visible(timeout=120_000)
     page.wait_for_function(f"({POINTS})() > 0", timeout=60_000)

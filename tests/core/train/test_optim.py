@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from core.tasks import load_config
-from core.train.optim import Optimization
+from core.train.optim import ONECYCLE_WARMUP, Optimization
 
 
 def lrs(scheduler: str, epochs: int = 4, steps: int = 10, **extra) -> list[float]:
@@ -21,10 +21,10 @@ def lrs(scheduler: str, epochs: int = 4, steps: int = 10, **extra) -> list[float
     return seen
 
 
-def test_onecycle_peaks_at_a_quarter_then_anneals():
+def test_onecycle_peaks_after_its_warmup_then_anneals():
     seen = lrs("onecycle")
     peak = max(range(len(seen)), key=seen.__getitem__)
-    assert peak == pytest.approx(len(seen) * 0.25, abs=1)
+    assert peak == pytest.approx(len(seen) * ONECYCLE_WARMUP, abs=1)
     assert seen[peak] == pytest.approx(0.1, rel=1e-3) and seen[-1] < 0.001
 
 
