@@ -21,19 +21,19 @@ STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circ
 
 def render_run(run_id: str) -> None:
     """The live panel; it refreshes itself every second while the run is queued or running."""
-    active = run_store().get(run_id).status in ACTIVE
-    st.fragment(run_every=POLL_S if active else None)(_live)(run_id, active)
+    status = run_store().get(run_id).status
+    st.fragment(run_every=POLL_S if status in ACTIVE else None)(_live)(run_id, status)
 
 
-def _live(run_id: str, was_active: bool) -> None:
+def _live(run_id: str, page_status: str) -> None:
     store = run_store()
     try:
         record = store.get(run_id)
     except UserError:
         st.info("This run was deleted.")
         return
-    if was_active and record.status not in ACTIVE:
-        st.rerun()  # finished: redraw the whole page once, without polling
+    if record.status != page_status:
+        st.rerun()  # started or finished: redraw the whole page once, so the runs table and sidebar agree
     st.markdown(f"### {STATUS_ICONS.get(record.status, '')} {record.name or record.id} · {record.status}")
     st.caption(f"{record.model} on {record.dataset} · device {record.device_used or record.device} · "
                f"workspace {record.workspace} · id {record.id}")

@@ -12,6 +12,9 @@ from pages.ui.jobs import run_store
 from pages.ui.session import WORKSPACE_KEY, current_workspace
 
 
+STATUS_POLL_S = 3.0
+
+
 @st.cache_resource
 def _devices() -> list:
     return available_devices()
@@ -30,8 +33,13 @@ def render_sidebar() -> None:
         workspace = current_workspace()
         devices = _devices()
         st.caption("Compute: " + " · ".join(device.label for device in devices))
-        st.caption(f"**{workspace}**: {workspace_status(workspace, run_store()).line()}")
-        _jobs()
+        st.fragment(run_every=STATUS_POLL_S)(_status)(workspace)
+
+
+def _status(workspace: str) -> None:
+    """What the workspace holds and the job queue; polled, so jobs started in other tabs show up."""
+    st.caption(f"**{workspace}**: {workspace_status(workspace, run_store()).line()}")
+    _jobs()
 
 
 def _jobs() -> None:
