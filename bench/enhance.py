@@ -4,7 +4,8 @@
    page runs it (tiled at 512 px with overlap). Target: <= 1 s on a 2-core CPU; <= 30 ms on a GPU.
 2. Quality on real images: the recommended denoising recipe trained on the built-in real image tiles (fundus,
    histology, microscopy, CT, MR, ultrasound) with Gaussian noise sigma 0.1, then compared with non-local means
-   and the other classical denoisers on the held-out test tiles (from source images it never saw).
+   and the other classical denoisers on the held-out test tiles (non-overlapping regions the training never saw;
+   tiles are grouped by position, so regions of one source image can sit in different splits).
    Target: the learned denoiser beats non-local means by >= 1 dB PSNR.
 3. Super-resolution x2 next to bicubic and Lanczos on the same test tiles (skip with --no-sr).
 
