@@ -2,7 +2,6 @@
 overlapping tiles so memory stays bounded for 1024x1024 images and larger."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +10,9 @@ import torch
 from torch import nn
 
 from core.enhance.tiling import needs_tiling, process_tiled
-from core.errors import UserError
 from core.jobs.store import RunStore
+from core.jobs.trained import load_trained_run
 from core.models.restoration import build_restorer, restore
-from core.train.callbacks import BEST_WEIGHTS
-from core.train.checkpoint import load_weights
 
 TILE = 1024  # one pass up to 1024 x 1024; larger images in tiles of this size (memory stays bounded)
 OVERLAP = 32
@@ -30,15 +27,11 @@ class Restorer:
 
 
 def load_restorer(store: RunStore, run_id: str) -> Restorer:
-    record = store.get(run_id)
-    folder = store.run_dir(record)
-    if not (folder / BEST_WEIGHTS).exists():
-        raise UserError(f"Run '{run_id}' has no trained weights yet; wait until it has finished an epoch.")
-    card = json.loads((folder / "model.json").read_text())
-    if card.get("task") not in ("denoise", "super_resolution"):
-        raise UserError(f"Run '{run_id}' is not a restoration model, so it cannot enhance images.")
+    trained = load_trained_run(store, run_id, ("denoise", "super_resolution"),
+                               "is not a restoration model, so it cannot enhance images")
+    card = trained.card
     model = build_restorer(card["architecture"], card["in_channels"], card["scale"])
-    model.load_state_dict(load_weights(folder / BEST_WEIGHTS))
+    model.load_state_dict(trained.weights)
     return Restorer(run_id, model.eval(), int(card["scale"]), card)
 
 

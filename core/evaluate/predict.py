@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,8 @@ from core.evaluate.explain import class_activation_map, overlay
 from core.evaluate.ood import OODReference, OODResult, check, colourfulness
 from core.evaluate.report import OOD_FILE, load_report
 from core.jobs.store import RunStore
+from core.jobs.trained import load_trained_run
 from core.models import Classifier, build_classifier
-from core.train.callbacks import BEST_WEIGHTS
-from core.train.checkpoint import load_weights
 
 
 @dataclass
@@ -60,15 +58,11 @@ class Prediction:
 
 def load_predictor(store: RunStore, run_id: str) -> Predictor:
     """Rebuild a run's network from model.json and its best safetensors weights (nothing is unpickled)."""
-    record = store.get(run_id)
-    folder = store.run_dir(record)
-    if not (folder / BEST_WEIGHTS).exists():
-        raise UserError(f"Run '{run_id}' has no trained weights yet; wait until it has finished an epoch.")
-    card = json.loads((folder / "model.json").read_text())
-    if card.get("task") not in ("classification", "multilabel"):
-        raise UserError(f"Run '{run_id}' is not a classifier, so it cannot classify images.")
+    trained = load_trained_run(store, run_id, ("classification", "multilabel"),
+                               "is not a classifier, so it cannot classify images")
+    folder, card = trained.folder, trained.card
     model = build_classifier(card["architecture"], card["in_channels"], len(card["classes"]))
-    model.load_state_dict(load_weights(folder / BEST_WEIGHTS))  # includes the input normalisation
+    model.load_state_dict(trained.weights)  # includes the input normalisation
     model.eval()
     report = load_report(folder) or {}
     source = card.get("preprocessing", {})

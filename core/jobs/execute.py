@@ -13,6 +13,7 @@ import torch
 from core.data.augment import load_augmentation
 from core.errors import UserError
 from core.jobs.store import RunRecord, RunStore, write_json
+from core.jobs.trained import MODEL_CARD
 from core.tasks import build_task, load_config
 from core.tasks.base import Task
 from core.train.config import TrainConfig
@@ -59,7 +60,7 @@ def restore(store: RunStore, record: RunRecord, config: TrainConfig, device: tor
     task = build_task(config, record.workspace)
     task.setup(device)
     if not (folder / CHECKPOINT_FILE).exists():
-        write_json(folder / "model.json", {**task.model_card(), "monitor": task.monitor,
+        write_json(folder / MODEL_CARD, {**task.model_card(), "monitor": task.monitor,
                                            "augmentation": load_augmentation(record.workspace, config.dataset).as_dict()})
         return task, LoopState()
     saved = load_checkpoint(folder / CHECKPOINT_FILE, device)
