@@ -1,6 +1,8 @@
 """The Enhance page's result: before/after slider, difference map, zoom, scores and downloads."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 from matplotlib import colormaps
@@ -61,18 +63,19 @@ def _crop(pixels: np.ndarray, zoom: int, x: float, y: float) -> np.ndarray:
 
 
 def _downloads(result: EnhanceResult, key: str) -> None:
+    """Files are encoded only when their button is pressed (callable data), not on every rerun."""
     output = result.output
     unit = to_unit(output, 0)
     stem = output.name.rsplit(".", 1)[0] + f"_{result.method}"
     columns = st.columns(3)
-    columns[0].download_button("PNG, 8-bit", png_bytes(unit, 8), file_name=f"{stem}.png", mime="image/png",
+    columns[0].download_button("PNG, 8-bit", partial(png_bytes, unit, 8), file_name=f"{stem}.png", mime="image/png",
                                key=f"{key}-png8")
-    columns[1].download_button("PNG, 16-bit", png_bytes(unit, 16), file_name=f"{stem}_16bit.png", mime="image/png",
+    columns[1].download_button("PNG, 16-bit", partial(png_bytes, unit, 16), file_name=f"{stem}_16bit.png", mime="image/png",
                                key=f"{key}-png16")
     if output.dicom is not None:
         scale = output.height // result.input.height
-        data = enhanced_dicom(output.dicom, output.frames[0], description=result.method, scale=scale,
-                              frame=result.frame)
+        data = partial(enhanced_dicom, output.dicom, output.frames[0], description=result.method, scale=scale,
+                       frame=result.frame)
         columns[2].download_button("DICOM (derived image)", data, file_name=f"{stem}.dcm", mime="application/dicom",
                                    key=f"{key}-dicom", help="New series and instance UIDs, geometry and window kept, "
                                                            "marked as derived, no identifying data.")
