@@ -12,7 +12,7 @@ from pages.ui.jobs import run_store
 from pages.ui.session import WORKSPACE_KEY, current_workspace
 
 
-STATUS_POLL_S = 3.0
+QUEUE_POLL_S = 3.0
 
 
 @st.cache_resource
@@ -33,17 +33,13 @@ def render_sidebar() -> None:
         workspace = current_workspace()
         devices = _devices()
         st.caption("Compute: " + " · ".join(device.label for device in devices))
-        st.fragment(run_every=STATUS_POLL_S)(_status)(workspace)
-
-
-def _status(workspace: str) -> None:
-    """What the workspace holds and the job queue; polled, so jobs started in other tabs show up."""
-    st.caption(f"**{workspace}**: {workspace_status(workspace, run_store()).line()}")
-    _jobs()
+        st.caption(f"**{workspace}**: {workspace_status(workspace, run_store()).line()}")
+        st.fragment(run_every=QUEUE_POLL_S)(_jobs)()
 
 
 def _jobs() -> None:
-    """Running and queued jobs of every workspace, so a teacher sees the whole queue."""
+    """Running and queued jobs of every workspace, so a teacher sees the whole queue. Polled (one SQLite query),
+    so jobs started in other tabs and their progress show up without a click."""
     active = run_store().list(statuses=ACTIVE)
     if not active:
         st.caption("Job queue: idle")
