@@ -157,10 +157,11 @@ def test_corrupt_and_truncated_files_raise_user_errors() -> None:
         read_raster(b"hello world", "notes.txt")
 
 
-def test_16bit_colour_png_is_read_with_a_warning() -> None:
+def test_16bit_colour_png_keeps_all_16_bits() -> None:
     rows = b"".join(b"\0" + np.full((2, 3), 0x1234, ">u2").tobytes() for _ in range(2))
     image = read_raster(_png_claiming(2, 2, depth=16, colour_type=2, rows=rows), "deep.png")
-    assert image.is_color and any("16-bit colour" in w for w in image.warnings)
+    assert image.is_color and image.bits == 16 and image.value_range == (0.0, 65535.0) and image.warnings == []
+    assert image.frames.shape == (1, 2, 2, 3) and np.all(image.frames == 0x1234)
 
 
 def test_raster_kind_sniffs_magic_numbers() -> None:
