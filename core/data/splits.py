@@ -4,6 +4,8 @@ A split is computed once when a dataset is stored and saved with it, so every ru
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, GroupShuffleSplit
 
@@ -51,16 +53,26 @@ def assign_splits(
 
 
 def _take_share(indices: np.ndarray, strata: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """Pick about `share` of `indices` as whole groups, stratified when every class has enough groups."""
+    """Pick about `share` of `indices` as whole groups, stratified by class.
+
+    One fold of a seeded StratifiedGroupKFold with round(1 / share) folds; it also spreads a class held by fewer
+    groups than folds as well as it can (a plain grouped shuffle, the fallback when there are fewer groups than
+    folds, leaves a rare class out of the held-out share about half the time).
+    """
     if share <= 0:
         return np.array([], dtype=int)
     n_groups = len(np.unique(groups))
     n_folds = int(round(1 / share))
-    per_class_groups = [len(np.unique(groups[strata == c])) for c in np.unique(strata)]
-    if n_folds >= 2 and min(per_class_groups) >= n_folds and n_groups >= n_folds:
+    picked = np.array([], dtype=int)
+    if 2 <= n_folds <= n_groups:
         folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        _, picked = next(folds.split(np.zeros(len(strata)), strata, groups))
-    else:  # a rare class or few groups: fall back to a plain grouped shuffle
+        try:
+            with warnings.catch_warnings():  # "the least populated class has only N members": handled above
+                warnings.simplefilter("ignore", UserWarning)
+                _, picked = next(folds.split(np.zeros(len(strata)), strata, groups))
+        except ValueError:  # every class has fewer items than folds
+            picked = np.array([], dtype=int)
+    if len(picked) == 0:  # few groups: a plain grouped shuffle
         shuffle = GroupShuffleSplit(n_splits=1, test_size=max(share, 1 / n_groups), random_state=seed)
         _, picked = next(shuffle.split(np.zeros(len(strata)), strata, groups))
     return indices[picked]
