@@ -2,28 +2,28 @@
 
 Order matters: the header is de-identified (PS3.15 Annex E, see deid.py) before anything is derived from
 it. Pixels decode through pydicom's plugins (JPEG baseline/lossless, JPEG-LS, JPEG 2000, RLE), YBR becomes
-RGB on decoding, PALETTE COLOR goes through `apply_color_lut` and greyscale through `apply_modality_lut`
-(PS3.3 C.11.1). The file's windows (C.11.2.1.2) or VOI LUT (C.11.2.1.1) are kept for windowing.py.
+RGB on decoding, PALETTE COLOR goes through `apply_color_lut`, and greyscale through the chain of PS3.3 C.11
+frame by frame (dicom_grey.py): modality values (HU for CT) are stored in `frames`, the file's own VOI per
+frame, the presentation inversion and the padding mask are kept for windowing.py to render.
 """
 from __future__ import annotations
 
 import io
 import warnings
-from typing import Any
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
-from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
+from pydicom.pixels import apply_color_lut, pixel_array
 from pydicom.pixels.utils import get_expected_length, get_nr_frames
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core.data.deid import Deidentifier, deidentified_tag_rows
-from core.data.medical_image import MedicalImage, Window
+from core.data.dicom_grey import frame_vois, functional, modality_frames, padding_mask, presentation_inverts, values
+from core.data.medical_image import FrameVOI, MedicalImage, Window
 from core.data.nifti import nifti_kind
 from core.data.raster import KIND_NAMES, MAX_VALUES, raster_kind
-from core.data.windowing import auto_window
+from core.data.windowing import auto_window, lut_window
 from core.errors import UserError
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -136,79 +136,12 @@ def _decode(ds: Dataset, name: str) -> np.ndarray:
     return arr
 
 
-def _functional(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
-    """An item of a functional group macro (PS3.3 C.7.6.16) for `frame`: per-frame first, then shared."""
-    for groups, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
-        items = ds.get(groups)
-        if items and index < len(items) and items[index].get(sequence):
-            return items[index].get(sequence)[0]
-    return None
-
-
-def _modality_values(arr: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Stored values -> modality values (HU for CT) with pydicom's apply_modality_lut, per frame if enhanced."""
-    if ds.get("ModalityLUTSequence") or ("RescaleSlope" in ds and "RescaleIntercept" in ds):
-        return apply_modality_lut(arr, ds).astype(np.float32)
-    out = arr.astype(np.float32)
-    for i in range(arr.shape[0]):
-        item = _functional(ds, i, "PixelValueTransformationSequence")
-        if item is not None and "RescaleSlope" in item and "RescaleIntercept" in item:
-            rescale = Dataset()
-            rescale.RescaleSlope, rescale.RescaleIntercept = item.RescaleSlope, item.RescaleIntercept
-            out[i] = apply_modality_lut(arr[i], rescale)
-    return out
-
-
-def _values(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
-
-
-def _file_windows(ds: Dataset, name: str, notes: list[str]) -> list[Window]:
-    """Every Window Center/Width pair the file names (VM 1-n), top level or functional groups."""
-    source = ds if "WindowCenter" in ds and "WindowWidth" in ds else _functional(ds, 0, "FrameVOILUTSequence")
-    if source is None or "WindowCenter" not in source or "WindowWidth" not in source:
-        return []
-    windows: list[Window] = []
-    for center, width in zip(_values(source.WindowCenter), _values(source.WindowWidth)):
-        try:
-            window = Window(center=float(center), width=float(width), source="file")
-        except (TypeError, ValueError):
-            window = None
-        if window is None or not window.width > 0 or not np.isfinite(window.center):
-            notes.append(f"{name} names a window ({center}, {width}) that cannot be used; it was skipped.")
-        elif window not in windows:  # files often repeat one window
-            windows.append(window)
-    return windows
-
-
-def _voi_lut(ds: Dataset) -> Dataset | None:
-    """The first VOI LUT Sequence item, with LUT Data as plain integers (so its encoding no longer matters)."""
-    items = ds.get("VOILUTSequence")
-    if not items or "LUTDescriptor" not in items[0] or "LUTData" not in items[0]:
-        return None
-    try:
-        descriptor = [int(v) for v in items[0].LUTDescriptor][:3]
-        values = items[0].LUTData
-        if isinstance(values, (bytes, bytearray)):
-            little = ds.original_encoding[1] is not False
-            values = np.frombuffer(values[: len(values) // 2 * 2], dtype="<u2" if little else ">u2")
-        values = [int(v) for v in np.atleast_1d(values)][: descriptor[0] or 2**16]
-    except (TypeError, ValueError, IndexError):
-        return None
-    if len(descriptor) != 3 or not values:
-        return None
-    item = Dataset()
-    item.LUTDescriptor = descriptor
-    item.add_new(0x00283006, "US", values)
-    return item
-
-
 def _spacing(ds: Dataset) -> tuple[float, float] | None:
     """Pixel Spacing (row, column) in mm: the patient plane, else the detector plane, else functional groups."""
-    measures = _functional(ds, 0, "PixelMeasuresSequence")
+    measures = functional(ds, 0, "PixelMeasuresSequence")
     value = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or (measures.get("PixelSpacing") if measures else None)
     try:
-        row, col = (float(v) for v in _values(value)[:2])
+        row, col = (float(v) for v in values(value)[:2])
     except (TypeError, ValueError):
         return None
     return (row, col) if row > 0 and col > 0 else None
@@ -233,7 +166,9 @@ def read_dicom(data: bytes, name: str, deidentifier: Deidentifier) -> MedicalIma
     stored = _decode(ds, name)
     bits = int(ds.get("BitsStored") or ds.BitsAllocated)
     file_windows: list[Window] = []
-    voi_item: Dataset | None = None
+    vois: list[FrameVOI] = []
+    padding = None
+    invert = False
     if photometric == "PALETTE COLOR":
         try:
             rgb = apply_color_lut(stored, ds)[..., :3]
@@ -241,25 +176,28 @@ def read_dicom(data: bytes, name: str, deidentifier: Deidentifier) -> MedicalIma
             raise UserError(f"{name} is PALETTE COLOR but its palette cannot be used.") from None
         bits = 8 if rgb.dtype == np.uint8 else 16
         frames = rgb.astype(np.float32)
+    elif photometric in _COLOUR:
+        frames = stored.astype(np.float32)
     else:
         try:
-            frames = stored.astype(np.float32) if photometric in _COLOUR else _modality_values(stored, ds)
-        except (TypeError, ValueError, IndexError):
+            frames, ranges = modality_frames(stored, ds, name, notes)
+        except (TypeError, ValueError, IndexError, OverflowError):
             raise UserError(f"{name} has an invalid Modality LUT or rescale slope/intercept.") from None
+        padding = padding_mask(stored, ds, name, notes)
+        vois = frame_vois(ds, ranges, name, notes)
+        invert = presentation_inverts(ds, photometric, name, notes)
     is_color = frames.ndim == 4
     if is_color:
         top = float(2**bits - 1)
         value_range, default = (0.0, top), Window(center=top / 2, width=top, source="full-range")
     else:
-        file_windows = _file_windows(ds, name, notes)
-        voi_item = _voi_lut(ds)
-        if voi_item is not None and not file_windows:
-            entries, first = voi_item.LUTDescriptor[0] or 2**16, voi_item.LUTDescriptor[1]
-            file_windows = [Window(center=first + (entries - 1) / 2, width=float(entries), source="file-lut")]
-        finite = frames[np.isfinite(frames)]
+        first = vois[0]
+        file_windows = [*first.windows, *(lut_window(item, n) for n, item in enumerate(first.luts, start=1))]
+        image_data = frames[~padding] if padding is not None else frames
+        finite = image_data[np.isfinite(image_data)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         value_range = (low, high if high > low else low + 1.0)
-        default = file_windows[0] if file_windows else auto_window(frames)
+        default = file_windows[0] if file_windows else auto_window(finite)
     if str(ds.get("LossyImageCompression", "")).strip() == "01":
         notes.append(f"{name} was lossy compressed at some point; fine detail may differ from the original.")
     spacing = _spacing(ds)
@@ -272,13 +210,15 @@ def read_dicom(data: bytes, name: str, deidentifier: Deidentifier) -> MedicalIma
         value_range=value_range,
         default_window=default,
         file_windows=file_windows,
-        invert=photometric == "MONOCHROME1",
+        invert=invert,
         modality=str(ds.get("Modality") or "") or None,
         photometric=photometric,
         spacing=spacing,
         patient_key=patient_key,
         tags=deidentified_tag_rows(ds),
         dicom=ds,
-        voi_lut=voi_item,
+        voi_lut=vois[0].luts[0] if vois and vois[0].luts else None,
         warnings=notes,
+        frame_vois=vois,
+        padding=padding,
     )

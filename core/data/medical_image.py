@@ -1,7 +1,7 @@
 """The decoded form every reader returns: pixel frames in the file's own units plus what the viewer needs."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -9,15 +9,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Window:
-    """A linear window (level) in the image's own units, e.g. Hounsfield units for CT.
+    """A window (level) in the image's own units, e.g. Hounsfield units for CT.
 
-    `source` says where it came from: "file" (the DICOM's own centre/width), "auto" (chosen from the pixel
-    values), "full-range" (the whole range of an 8-bit image), "preset:lung" and so on, or "manual".
+    `source` says where it came from: "file" (the DICOM's own centre/width), "file-lut" / "file-lut:2" (the
+    file's first / second VOI LUT, described by its input range), "auto" (chosen from the pixel values),
+    "full-range" (the whole range of an 8-bit image), "preset:lung" and so on, or "manual".
+    `function` is the VOI LUT Function of DICOM PS3.3 C.11.2.1.2-3: "LINEAR_EXACT" (`low` -> 0, `high` -> 1,
+    used for every window a user chooses), "LINEAR" (the DICOM default for a file's own window), "SIGMOID",
+    or "LUT" for a VOI LUT's descriptive window.
     """
 
     center: float
     width: float
     source: str = "manual"
+    function: str = "LINEAR_EXACT"
 
     @property
     def low(self) -> float:
@@ -28,7 +33,20 @@ class Window:
         return self.center + self.width / 2
 
     def as_dict(self) -> dict[str, Any]:
-        return {"center": float(self.center), "width": float(self.width), "source": self.source}
+        """center, width and source; plus function when it is not the LINEAR_EXACT every user window uses."""
+        out: dict[str, Any] = {"center": float(self.center), "width": float(self.width), "source": self.source}
+        if self.function != "LINEAR_EXACT":
+            out["function"] = self.function
+        return out
+
+
+@dataclass(frozen=True)
+class FrameVOI:
+    """The file's own VOI transform for one frame (PS3.3 C.11.2): its windows (each with its VOI LUT Function)
+    and its VOI LUT Sequence items, in file order; items hold a checked LUT Descriptor and LUT Data as integers."""
+
+    windows: tuple[Window, ...] = ()
+    luts: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -47,7 +65,7 @@ class MedicalImage:
     value_range: tuple[float, float]  # the range window sliders should offer (min/max of the data or the type)
     default_window: Window            # the file's own window if it has one, else a sensible automatic one
     file_windows: list[Window] = field(default_factory=list)  # every window the file names (DICOM may list several)
-    invert: bool = False              # MONOCHROME1: higher values are darker; applied after windowing
+    invert: bool = False              # shown inverted after windowing: MONOCHROME1 or Presentation LUT Shape INVERSE
     modality: str | None = None       # DICOM Modality ("CT", "MR", "CR", ...) or None
     photometric: str = "MONOCHROME2"  # the file's photometric interpretation as found ("MONOCHROME1", "PALETTE COLOR", ...)
     spacing: tuple[float, float] | None = None  # pixel spacing in mm (row, column) when the file says
@@ -56,6 +74,38 @@ class MedicalImage:
     dicom: Any = None                 # the de-identified pydicom Dataset (DICOM only), pixel data kept, for storage
     voi_lut: Any = None               # DICOM VOI LUT Sequence item when the file windows with a LUT instead of C/W
     warnings: list[str] = field(default_factory=list)
+    frame_vois: list[FrameVOI] = field(default_factory=list)  # DICOM: the file's own VOI per frame (empty: use file_windows)
+    padding: Any = None               # bool (F, H, W): True where Pixel Padding Value/Range marks no image data
+
+    def image_values(self) -> np.ndarray:
+        """Every value that is image data (padding left out), flattened: what automatic windows look at."""
+        if not self._padding_fits():
+            return np.asarray(self.frames).ravel()
+        return np.asarray(self.frames)[~np.asarray(self.padding, dtype=bool)].ravel()
+
+    def frame_padding(self, frame: int) -> np.ndarray | None:
+        """The (H, W) padding mask of one frame, or None when the frame has none."""
+        if not self._padding_fits():
+            return None
+        mask = np.asarray(self.padding[frame], dtype=bool)
+        return mask if mask.any() else None
+
+    def frame_voi(self, frame: int) -> FrameVOI:
+        """The file's own VOI for `frame`; images without per-frame VOI use their file windows and VOI LUT."""
+        if len(self.frame_vois) == self.frame_count:
+            return self.frame_vois[frame]
+        return FrameVOI(tuple(w for w in self.file_windows if w.source == "file"),
+                        (self.voi_lut,) if self.voi_lut is not None else ())
+
+    def select_frames(self, start: int, stop: int) -> MedicalImage:
+        """A copy holding frames start..stop-1 with their own VOI and padding (for one-frame tools)."""
+        frame_vois = self.frame_vois[start:stop] if len(self.frame_vois) == self.frame_count else []
+        padding = self.padding[start:stop] if self._padding_fits() else None
+        return replace(self, frames=self.frames[start:stop], frame_vois=frame_vois, padding=padding, warnings=[])
+
+    def _padding_fits(self) -> bool:
+        """Padding applies only while its mask matches the frames (a resized copy drops it)."""
+        return self.padding is not None and np.shape(self.padding) == self.frames.shape[:3]
 
     @property
     def frame_count(self) -> int:

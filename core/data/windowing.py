@@ -1,9 +1,16 @@
-"""Windowing (level/width): from an image's own units to display grey levels.
+"""Windowing (level/width): from an image's own units to display grey levels, per frame.
 
 Greyscale frames hold modality values (CT in Hounsfield units, DICOM PS3.3 C.11.1), so a window chosen in
-those units means the same on every CT. The window maps linearly with clipping (the LINEAR_EXACT form of
-PS3.3 C.11.2.1.3.2): `low` -> 0, `center` -> 0.5, `high` -> 1. When the file carries a VOI LUT (PS3.3
-C.11.2.1.1) and its own window is in use, the LUT is applied instead with pydicom's `apply_voi`.
+those units means the same on every CT. A window the user chooses (preset, "C,W", sliders, "auto") maps
+linearly with clipping, `low` -> 0, `center` -> 0.5, `high` -> 1 (the LINEAR_EXACT form of PS3.3
+C.11.2.1.3.2). When the file's own window is in use, each frame gets the file's VOI for that frame
+(C.11.2): its window with the file's VOI LUT Function (LINEAR C.11.2.1.2.1, LINEAR_EXACT, SIGMOID
+C.11.2.1.3.1) through pydicom's `apply_windowing`, or its VOI LUT (C.11.2.1.1) through `apply_voi`, scaled by
+the LUT's bit depth. Then the presentation inversion (MONOCHROME1 / Presentation LUT Shape INVERSE, C.11.6)
+and last the padding (C.7.5.1.1.2), shown as background: black, the darkest output.
+
+pydicom's `apply_presentation_lut` is not used: its INVERSE subtracts from each frame's own maximum rather
+than from the top of the output range, so a frame without a white pixel would not invert onto 0..1.
 """
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_voi
+from pydicom.pixels import apply_voi, apply_windowing
 
 from core.data.medical_image import MedicalImage, Window
 from core.errors import UserError
@@ -30,14 +37,15 @@ PRESETS: dict[str, Window] = {
     }.items()
 }
 
-_FILE_SOURCES = ("file", "file-lut")
 _AUTO_SAMPLE = 1_000_000  # values looked at by auto_window; a strided sample keeps big volumes fast
+_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 
 
 def auto_window(values: Any, low_pct: float = 0.5, high_pct: float = 99.5) -> Window:
     """A window spanning the 0.5-99.5 percentiles of the finite values (robust to a few hot pixels).
 
-    A constant (or empty) image gets width 1 around its value, so nothing divides by zero.
+    Pass image data only (`MedicalImage.image_values()` leaves DICOM padding out). A constant (or empty)
+    image gets width 1 around its value, so nothing divides by zero.
     """
     flat = np.asarray(values, dtype=np.float64).ravel()
     if flat.size > _AUTO_SAMPLE:
@@ -53,6 +61,13 @@ def auto_window(values: Any, low_pct: float = 0.5, high_pct: float = 99.5) -> Wi
     return Window(center=(low + high) / 2, width=high - low, source="auto")
 
 
+def lut_window(item: Any, number: int = 1) -> Window:
+    """The file's `number`-th VOI LUT described as the window of its input range (for sliders and summaries)."""
+    entries, first = int(item.LUTDescriptor[0]) or 65536, int(item.LUTDescriptor[1])
+    source = "file-lut" if number == 1 else f"file-lut:{number}"
+    return Window(center=first + (entries - 1) / 2, width=float(entries), source=source, function="LUT")
+
+
 def _window_error(choice: Any) -> UserError:
     return UserError(
         f"'{choice}' is not a window: use 'default', 'file', 'auto', one of the presets "
@@ -60,14 +75,14 @@ def _window_error(choice: Any) -> UserError:
     )
 
 
-def _checked(center: Any, width: Any, source: str, choice: Any) -> Window:
+def _checked(center: Any, width: Any, source: str, choice: Any, function: str = "LINEAR_EXACT") -> Window:
     try:
         center, width = float(center), float(width)
     except (TypeError, ValueError):
         raise _window_error(choice) from None
     if not (np.isfinite(center) and np.isfinite(width)) or width <= 0:
         raise _window_error(choice)
-    return Window(center=center, width=width, source=source)
+    return Window(center=center, width=width, source=source, function=function)
 
 
 def resolve_window(image: MedicalImage, choice: Any = None) -> Window:
@@ -77,7 +92,7 @@ def resolve_window(image: MedicalImage, choice: Any = None) -> Window:
     preset name, a "C,W" string such as "40,400", a (center, width) pair or a Window.
     """
     if isinstance(choice, Window):
-        return _checked(choice.center, choice.width, choice.source, choice)
+        return _checked(choice.center, choice.width, choice.source, choice, choice.function)
     if choice is None:
         return image.default_window
     if isinstance(choice, str):
@@ -89,7 +104,7 @@ def resolve_window(image: MedicalImage, choice: Any = None) -> Window:
                 raise UserError(f"{image.name} has no window of its own: choose 'auto' or a preset instead.")
             return image.file_windows[0]
         if key == "auto":
-            return auto_window(image.frames)
+            return auto_window(image.image_values())
         if key.removeprefix("preset:") in PRESETS:
             return PRESETS[key.removeprefix("preset:")]
         parts = choice.replace(";", ",").split(",")
@@ -108,24 +123,70 @@ def _color_top(image: MedicalImage) -> float:
     return max(float(image.value_range[1]), 1.0)
 
 
+def _windowed(data: np.ndarray, window: Window) -> np.ndarray:
+    """A window through pydicom's `apply_windowing`, onto [0, 1] (output range y_min 0, y_max 1).
+
+    LINEAR follows C.11.2.1.2.1 (centre - 0.5, width - 1), LINEAR_EXACT and SIGMOID C.11.2.1.3; anything
+    else (a LUT's descriptive window used without its LUT) maps LINEAR_EXACT.
+    """
+    function = window.function if window.function in _FUNCTIONS else "LINEAR_EXACT"
+    if function == "LINEAR" and window.width < 1:
+        function = "LINEAR_EXACT"
+    holder = Dataset()
+    holder.PhotometricInterpretation = "MONOCHROME2"
+    holder.BitsStored, holder.PixelRepresentation = 1, 0  # makes pydicom's output range 0..1
+    holder.add_new(0x00281050, "FD", float(window.center))  # FD, not DS: no 16-character rounding
+    holder.add_new(0x00281051, "FD", float(window.width))
+    holder.VOILUTFunction = function
+    with np.errstate(over="ignore", invalid="ignore"):
+        return apply_windowing(np.asarray(data, dtype=np.float64), holder).astype(np.float32)
+
+
 def _apply_voi_lut(frame: np.ndarray, item: Any) -> np.ndarray:
-    """The file's VOI LUT (PS3.3 C.11.2.1.1) through pydicom, scaled by the LUT's own output range."""
-    entries, first_map = int(item.LUTDescriptor[0]) or 2**16, int(item.LUTDescriptor[1])
-    # pydicom indexes a LUT-sized unsigned array, so values past the table would wrap: clip them first.
+    """The file's VOI LUT (PS3.3 C.11.2.1.1) through pydicom's `apply_voi`, scaled by its output range
+    0..2^n-1 (n: the descriptor's bits per entry). Values below / above the table take its first / last entry."""
+    entries, first_map, bits = int(item.LUTDescriptor[0]) or 65536, int(item.LUTDescriptor[1]), int(item.LUTDescriptor[2])
+    # pydicom indexes with an unsigned array, so values past the table would wrap: clip them first.
     values = np.clip(np.rint(np.nan_to_num(frame)), first_map, first_map + entries - 1).astype(np.int64)
     holder = Dataset()
     holder.VOILUTSequence = [item]
-    out = apply_voi(values, holder).astype(np.float32)
-    lut = np.asarray(item.LUTData, dtype=np.float32)
-    low, high = float(lut.min()), float(lut.max())
-    return (out - low) / (high - low) if high > low else np.zeros_like(out)
+    return (apply_voi(values, holder).astype(np.float64) / float(2**bits - 1)).astype(np.float32)
+
+
+def own_voi(image: MedicalImage, frame: int, window: Window) -> Window | Any | None:
+    """When `window` is one of the file's own, the file's VOI for `frame`: that frame's Window (with its VOI
+    LUT Function) or VOI LUT item; None for any other window (a user's choice, applied LINEAR_EXACT)."""
+    if image.is_color or not window.source.startswith("file"):
+        return None
+    same = [w for w in image.file_windows if (w.source, w.center, w.width) == (window.source, window.center, window.width)]
+    if not same:
+        return None
+    voi = image.frame_voi(frame)
+    if window.source == "file":
+        number = [w for w in image.file_windows if w.source == "file"].index(same[0])
+        return voi.windows[number] if number < len(voi.windows) else same[0]
+    number = int(window.source.partition(":")[2] or 1) - 1
+    return voi.luts[number] if number < len(voi.luts) else None
+
+
+def frame_window(image: MedicalImage, frame: int = 0, window: Any = None) -> Window:
+    """The window `to_unit` really uses for `frame` (a file's per-frame window, or its VOI LUT's range)."""
+    win = resolve_window(image, window)
+    own = own_voi(image, frame, win)
+    if isinstance(own, Window):
+        return own
+    if own is not None:
+        return lut_window(own, int(win.source.partition(":")[2] or 1))
+    return win
 
 
 def to_unit(image: MedicalImage, frame: int = 0, window: Any = None) -> np.ndarray:
     """One frame as float32 in [0, 1], shape (H, W) or (H, W, 3), ready to show or to feed a model.
 
-    Greyscale: linear window (or the file's VOI LUT when its own window is used), then inverted for
-    MONOCHROME1. Colour: divided by the top of its sample range unless an explicit window is given.
+    Greyscale, in the order of PS3.3 C.11: the window (a user's: LINEAR_EXACT; the file's own: that frame's
+    VOI, see module docstring), then inversion for MONOCHROME1 / Presentation LUT Shape INVERSE, then padding
+    set to 0 (black). Colour: divided by the top of its sample range unless an explicit window is given.
+    Raises UserError for a frame that does not exist or a window that is not one.
     """
     if not 0 <= frame < image.frame_count:
         raise UserError(f"{image.name} has {image.frame_count} frame(s): frame {frame} does not exist.")
@@ -134,16 +195,18 @@ def to_unit(image: MedicalImage, frame: int = 0, window: Any = None) -> np.ndarr
         unit = data / _color_top(image)
     else:
         win = resolve_window(image, window)
-        use_lut = (
-            image.voi_lut is not None
-            and not image.is_color
-            and win.source in _FILE_SOURCES
-            and win == image.default_window
-        )
-        unit = _apply_voi_lut(data, image.voi_lut) if use_lut else (data - np.float32(win.low)) / np.float32(win.width)
+        own = own_voi(image, frame, win)
+        if own is None or isinstance(own, Window):
+            unit = _windowed(data, own or win)
+        else:
+            unit = _apply_voi_lut(data, own)
     unit = np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0).astype(np.float32, copy=False)
-    if image.invert and not image.is_color:
-        unit = 1.0 - unit
+    if not image.is_color:
+        if image.invert:
+            unit = 1.0 - unit
+        padding = image.frame_padding(frame)
+        if padding is not None:
+            unit = np.where(padding, np.float32(0.0), unit)
     return unit
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data.medical_image import MedicalImage, Window
-from core.data.windowing import PRESETS, render_8bit
+from core.data.windowing import PRESETS, frame_window, render_8bit
 
 DEFAULT_CHOICE = "Default"
 CUSTOM_CHOICE = "Custom"
@@ -47,10 +47,12 @@ def render_viewer(image: MedicalImage, key: str) -> None:
         caption = f"{image.name} · {image.width}×{image.height}"
         if image.frame_count > 1:
             caption += f" · frame {frame + 1}/{image.frame_count}"
-        if window is not None:
-            caption += f" · W {window.width:g} / L {window.center:g}"
+        if window is not None:  # the window this frame really gets (a file may window each frame its own way)
+            used = frame_window(image, frame, window)
+            caption += f" · W {used.width:g} / L {used.center:g}"
+            caption += {"SIGMOID": " (sigmoid)", "LUT": " (the file's VOI LUT)"}.get(used.function, "")
         st.image(pixels, caption=caption, width="stretch" if zoom > 1 or image.width < 256 else "content")
-    for warning in image.warnings:
+    for warning in image.warnings:  # attributes the file names but MedLab could not honour, and why
         st.warning(warning)
     _details(image)
 

@@ -141,7 +141,7 @@ def test_voi_lut_sequence_is_kept_and_used() -> None:
 
     image = read_dicom(_edited("MR_small.dcm", add_lut), "lut.dcm", DEID)
     assert image.voi_lut is not None and image.default_window.source == "file-lut"
-    expected = np.minimum(np.clip(image.frames[0], 0, 4095) * 16, 65535) / 65520
+    expected = np.minimum(np.clip(image.frames[0], 0, 4095) * 16, 65535) / 65535  # 16-bit LUT: output 0..2^16-1
     np.testing.assert_allclose(to_unit(image), expected, atol=1e-5)
 
 

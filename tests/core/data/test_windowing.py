@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from core.data.medical_image import MedicalImage, Window
-from core.data.windowing import PRESETS, auto_window, render_8bit, resolve_window, to_unit
+from core.data.medical_image import FrameVOI, MedicalImage, Window
+from core.data.windowing import PRESETS, auto_window, frame_window, render_8bit, resolve_window, to_unit
 from core.errors import UserError
 
 
@@ -135,3 +135,39 @@ def test_voi_lut_is_used_with_the_files_own_window_only() -> None:
 def test_frame_out_of_range_is_a_user_error() -> None:
     with pytest.raises(UserError, match="ct.dcm has 1 frame"):
         to_unit(_grey([0, 1]), frame=3)
+
+
+def _two_frames(**kwargs) -> MedicalImage:
+    frames = np.array([[[0, 10, 20, 30]], [[0, 10, 20, 30]]], dtype=np.float32)
+    own = [FrameVOI((Window(15.0, 30.0, "file", "LINEAR_EXACT"),)), FrameVOI((Window(10.0, 2.0, "file", "SIGMOID"),))]
+    defaults = dict(name="mf.dcm", format="dicom", frames=frames, is_color=False, bits=12, value_range=(0.0, 30.0),
+                    default_window=own[0].windows[0], file_windows=list(own[0].windows), frame_vois=own)
+    defaults.update(kwargs)
+    return MedicalImage(**defaults)
+
+
+def test_each_frame_gets_its_own_file_window_and_a_users_window_is_the_same_on_all() -> None:
+    image = _two_frames()
+    assert to_unit(image, 0)[0].tolist() == [0.0, pytest.approx(1 / 3), pytest.approx(2 / 3), 1.0]
+    sigmoid = 1 / (1 + np.exp(-4 * (np.array([0, 10, 20, 30]) - 10) / 2))  # PS3.3 C.11.2.1.3.1
+    np.testing.assert_allclose(to_unit(image, 1)[0], sigmoid, atol=1e-6)
+    assert frame_window(image, 1) == Window(10.0, 2.0, "file", "SIGMOID")
+    for frame in (0, 1):  # the sliders' window with the file's values is still the file's own, per frame
+        np.testing.assert_array_equal(to_unit(image, frame, Window(15.0, 30.0, "file")), to_unit(image, frame))
+        np.testing.assert_allclose(to_unit(image, frame, "15,30")[0], [0, 1 / 3, 2 / 3, 1], atol=1e-6)
+    one = image.select_frames(1, 2)
+    assert one.frame_count == 1 and np.array_equal(to_unit(one, 0), to_unit(image, 1))
+
+
+def test_padding_is_black_after_inversion_and_left_out_of_auto() -> None:
+    padding = np.zeros((2, 1, 4), dtype=bool)
+    padding[:, 0, 0] = True
+    image = _two_frames(padding=padding, invert=True)
+    assert to_unit(image, 0)[0].tolist() == [0.0, pytest.approx(2 / 3), pytest.approx(1 / 3), 0.0]
+    assert resolve_window(image, "auto") == auto_window([10, 20, 30] * 2)
+    assert sorted(image.image_values().tolist()) == [10, 10, 20, 20, 30, 30]
+
+
+def test_window_as_dict_names_a_function_other_than_linear_exact() -> None:
+    assert Window(1.0, 2.0, "manual").as_dict() == {"center": 1.0, "width": 2.0, "source": "manual"}
+    assert Window(1.0, 2.0, "file", "SIGMOID").as_dict()["function"] == "SIGMOID"
