@@ -25,7 +25,8 @@ test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
 
 # Browser tests drive Debian's chromium; Playwright never downloads a browser of its own.
+# `env` sets the variable: as root SUDO is empty, and a leading "$SUDO VAR=value" would run VAR=value as a command.
 chromium:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }

@@ -6,7 +6,9 @@ import streamlit as st
 from pages.ui.jobs import job_runner
 from pages.ui.sidebar import render_sidebar
 
-st.set_page_config(page_title="MedLab", page_icon=":material/radiology:", layout="wide")
+# The icon is an emoji (drawn by the browser): a ":material/..." page icon makes every page load fetch an SVG
+# from fonts.gstatic.com, and nothing may leave the machine. Material icons elsewhere come from a bundled font.
+st.set_page_config(page_title="MedLab", page_icon="🩻", layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

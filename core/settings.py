@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import unicodedata
 from pathlib import Path
 
 from core.errors import UserError
@@ -45,15 +46,46 @@ def builtin_dir() -> Path:
     return path
 
 
+_NAME_RULE = "1-40 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+
 def check_workspace_name(name: str) -> str:
     """Return the workspace name if it is usable as a folder name, else raise a UserError."""
     name = name.strip().lower()
     if not _WORKSPACE_NAME.match(name):
-        raise UserError(
-            f"'{name}' is not a usable workspace name: use 1-40 lower-case letters, digits, '-' or '_', "
-            "starting with a letter or digit."
-        )
+        raise UserError(f"'{name}' is not a usable workspace name: use {_NAME_RULE}.")
     return name
+
+
+def normalise_workspace_name(name: str) -> str:
+    """The usable workspace name a typed one stands for: "Bob Smith" -> "bob-smith", "Jürgen" -> "jurgen".
+
+    A usable name comes back unchanged (apart from surrounding spaces and upper case). Otherwise accents are
+    dropped (Unicode NFKD), every run of other characters becomes one '-', leading '-'/'_' and trailing '-' go
+    and the name is cut to 40 characters. Callers say so whenever the result differs from what was typed
+    (see `workspace_name_note`), so a name is never replaced without the user seeing it.
+
+    Raises:
+        UserError: nothing usable is left (e.g. "!!!" or a name in a non-Latin script).
+    """
+    try:
+        return check_workspace_name(name)
+    except UserError:
+        pass
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    candidate = re.sub(r"[^a-z0-9_-]+", "-", ascii_name)
+    candidate = re.sub(r"-{2,}", "-", candidate).lstrip("-_")[:40].rstrip("-")
+    if not _WORKSPACE_NAME.match(candidate):
+        raise UserError(f"'{name.strip()}' is not a usable workspace name: use {_NAME_RULE}.")
+    return candidate
+
+
+def workspace_name_note(typed: str, used: str) -> str | None:
+    """One sentence saying that `typed` was changed into the workspace name `used`, or None if it was not."""
+    if typed.strip() == used:
+        return None
+    return (f"Workspace names use lower-case letters, digits, '-' and '_' (1-40, starting with a letter or digit), "
+            f"so '{typed.strip()}' is the workspace '{used}'.")
 
 
 def workspace_dir(workspace: str) -> Path:

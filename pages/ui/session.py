@@ -7,16 +7,21 @@ from collections.abc import Iterator
 import streamlit as st
 
 from core.errors import UserError
-from core.settings import DEFAULT_WORKSPACE, check_workspace_name
+from core.settings import DEFAULT_WORKSPACE, normalise_workspace_name
 
 WORKSPACE_KEY = "workspace"  # also the URL query parameter, so a refresh or a shared link keeps the workspace
 
 
+def typed_workspace() -> str:
+    """The workspace name as the user typed it (or as a shared link gave it); blank means the default one."""
+    return (st.session_state.get(WORKSPACE_KEY) or "").strip() or DEFAULT_WORKSPACE
+
+
 def current_workspace() -> str:
-    try:
-        return check_workspace_name(st.session_state.get(WORKSPACE_KEY) or DEFAULT_WORKSPACE)
-    except UserError:
-        return DEFAULT_WORKSPACE
+    """The workspace this session acts on: the typed name made usable ("Bob Smith" -> "bob-smith"), never
+    silently another one (the sidebar says when it was changed). Raises UserError when nothing usable is left of
+    it; the sidebar then shows that sentence and stops the page until the name is fixed."""
+    return normalise_workspace_name(typed_workspace())
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -18,6 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def non_local(urls: list[str]) -> list[str]:
+    """The URLs that would leave the machine (data:, blob: and about: stay in the browser)."""
+    return [url for url in urls
+            if urlsplit(url).scheme not in ("data", "blob", "about") and urlsplit(url).hostname not in LOCAL_HOSTS]
 
 
 def _free_port() -> int:
@@ -101,14 +109,20 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser tab. Every request it makes is recorded (`page.requests`), and the test fails if any of
+    them goes to a host other than this machine: nothing MedLab serves may reach out to the internet."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requests: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))  # every page and worker of the context
     page = context.new_page()
+    page.requests = requests  # type: ignore[attr-defined]
     page.set_default_timeout(60_000)
     yield page
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    assert not non_local(requests), f"requests left the machine: {sorted(set(non_local(requests)))}"
 
 
 @pytest.hookimpl(hookwrapper=True)
