@@ -12,6 +12,7 @@ from typing import Any
 from core.errors import UserError
 from core.jobs.control import STOP_GRACE_S, create_run, delete_run, force_stop, prepare_resume, request_stop
 from core.jobs.execute import execute
+from core.jobs.liveness import worker_identity
 from core.jobs.store import ACTIVE, RunRecord, RunStore
 
 
@@ -65,7 +66,7 @@ def run_resume(args: argparse.Namespace) -> int:
     store = RunStore()
     record = prepare_resume(store, args.run, args.epochs)
     # it is queued now; take it before a server's runner does
-    if not store.transition(record.id, ("queued",), status="running", device_used=None):
+    if not store.transition(record.id, ("queued",), status="running", device_used=None, **worker_identity()):
         raise UserError(f"Run '{record.id}' was just taken by the app's job queue; watch it on the Train page.")
     return _foreground(store, store.get(record.id), args.json)
 

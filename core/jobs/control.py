@@ -8,6 +8,7 @@ from typing import Any
 
 from core.data.catalog import open_dataset
 from core.errors import UserError
+from core.jobs.liveness import is_local, pid_alive
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord, RunStore, write_json
 from core.tasks import build_task, load_config
 
@@ -35,8 +36,9 @@ def request_stop(store: RunStore, run_id: str) -> RunRecord:
 
 
 def force_stop(store: RunStore, record: RunRecord) -> None:
-    """Kill a run that ignored its stop request; its last checkpoint stays usable."""
-    if record.pid and pid_alive(record.pid):
+    """Kill a run that ignored its stop request; its last checkpoint stays usable. Only a worker on this host
+    whose pid still belongs to it is killed; a worker elsewhere sees the run stopped at its next step and quits."""
+    if record.pid and is_local(record) and pid_alive(record.pid, record.pid_start):
         os.kill(record.pid, signal.SIGKILL)
     store.transition(record.id, ACTIVE, status="stopped", finished=time.time(), pid=None,
                      message=f"stopped by force after {STOP_GRACE_S:.0f} s; resume continues from the last "
@@ -46,7 +48,7 @@ def force_stop(store: RunStore, record: RunRecord) -> None:
 def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None) -> RunRecord:
     """Queue a stopped, interrupted or failed run again (it continues from its checkpoint), or a completed run
     for more epochs (`epochs` is the new total)."""
-    record = store.get(run_id)
+    record = store.get(run_id)  # a run whose worker died is interrupted by now (see core.jobs.liveness)
     config = store.config(record)
     if record.status in ACTIVE:
         raise UserError(f"Run '{run_id}' is already {record.status}.")
@@ -66,18 +68,3 @@ def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None) -> R
 
 def delete_run(store: RunStore, run_id: str) -> None:
     store.delete(run_id)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (ended but not yet reaped) still answers kill(0); /proc tells
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split()[2] != "Z"
-    except OSError:
-        return True

@@ -6,12 +6,14 @@ import json
 import os
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.data.augment import load_augmentation
 from core.errors import UserError
+from core.jobs.liveness import LIVE, Heartbeat, worker_identity
 from core.jobs.store import RunRecord, RunStore, write_json
 from core.jobs.trained import MODEL_CARD
 from core.tasks import build_task, load_config
@@ -35,7 +37,12 @@ class StoreSink:
         self.store.append_events(self.record, events)
 
     def progress(self, **fields: Any) -> None:
-        self.store.update(self.record.id, **{k: v for k, v in fields.items() if k in PROGRESS_COLUMNS})
+        self.store.update(self.record.id, **{k: v for k, v in fields.items() if k in PROGRESS_COLUMNS},
+                          heartbeat=time.time())
+
+
+class Superseded(Exception):
+    """The store no longer names this process as the run's worker."""
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -62,9 +69,11 @@ def restore(store: RunStore, record: RunRecord, config: TrainConfig, device: tor
     if not (folder / CHECKPOINT_FILE).exists():
         write_json(folder / MODEL_CARD, {**task.model_card(), "monitor": task.monitor,
                                            "augmentation": load_augmentation(record.workspace, config.dataset).as_dict()})
+        _forget_after(store, record, LoopState())
         return task, LoopState()
     saved = load_checkpoint(folder / CHECKPOINT_FILE, device)
     state = LoopState(**saved["loop"])
+    _forget_after(store, record, state)
     extended = state.planned_epochs != config.epochs  # a finished run continued for more epochs
     task.load_state_dict(saved["task"], replay=(state.global_step, state.epoch) if extended else None)
     set_rng_state(saved["rng"])
@@ -72,25 +81,49 @@ def restore(store: RunStore, record: RunRecord, config: TrainConfig, device: tor
     return task, state
 
 
+def _forget_after(store: RunStore, record: RunRecord, state: LoopState) -> None:
+    """Drop the step and epoch events past `state`: a worker killed after its last checkpoint logged steps and
+    epochs that are about to be trained again."""
+    def before(event: dict[str, Any]) -> bool:
+        if event.get("kind") == "step":
+            return event.get("global_step", 0) <= state.global_step
+        if event.get("kind") == "epoch":
+            return event.get("epoch", 0) <= state.epoch
+        return True
+    store.keep_events(record, before)
+
+
 def execute(store: RunStore, run_id: str, managed: bool = False) -> RunRecord:
     """Train (or resume) run `run_id` here until it completes, stops or fails; return its final record.
 
     `managed` is True in a worker process started by the JobRunner: the worker then also stops (as
-    "interrupted") when the server that started it has gone away.
+    "interrupted") when the server that started it has gone away. While it trains, this process is named in the
+    store as the run's worker (pid, host, start time) and beats a heartbeat (see core.jobs.liveness), so readers
+    can tell when it has died without reporting.
     """
     record = store.get(run_id)
     folder = store.run_dir(record)
     parent = os.getppid()
     started = record.started or time.time()
+    store.update(run_id, status="running", started=started, message=None, finished=None, **worker_identity())
+    with Heartbeat(lambda: store.update(run_id, heartbeat=time.time())):
+        return _execute(store, store.get(run_id), folder, started, managed, parent)
+
+
+def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, managed: bool,
+             parent: int) -> RunRecord:
+    run_id = record.id
     try:
         config = load_config(store.config(record))
         device = resolve_device(record.device_used or config.device)
-        store.update(run_id, status="running", device_used=str(device), started=started, pid=os.getpid(),
-                     message=None, finished=None)
+        store.update(run_id, device_used=str(device))
         task, state = restore(store, record, config, device)
 
         def poll() -> str | None:
-            if store.get(run_id).stop_requested:
+            current = store.get(run_id)
+            if current.pid != os.getpid() or current.status not in LIVE:
+                raise Superseded  # a reader judged this worker gone, or another took the run: write nothing more
+            if current.stop_requested:
                 return "stopped"
             if managed and os.getppid() != parent:
                 return "interrupted"
@@ -115,6 +148,8 @@ def execute(store: RunStore, run_id: str, managed: bool = False) -> RunRecord:
         message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None
         store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0,
                      summary=json.dumps(summary, default=float), message=message)
+    except Superseded:
+        pass
     except UserError as error:
         _fail(store, run_id, error.message)
     except torch.cuda.OutOfMemoryError:

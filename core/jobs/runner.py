@@ -3,13 +3,16 @@
 Thirty workshop participants pressing Start on one GPU are queued, not crashed: each device runs at most
 MEDLAB_JOBS_PER_DEVICE jobs (default 1 per GPU, 1 on the CPU) and the rest wait in order of submission. The
 runner lives in the app server (one per server, held by st.cache_resource), watches its worker processes, marks
-a run failed when its process dies, forces a stop that was ignored, and on start marks runs left "running" by a
-previous server as interrupted. Workers are separate processes (`python -m core.jobs.worker RUN_ID`), never
-the Streamlit script thread, so a crashing job cannot take the server or other jobs down.
+a run interrupted (resumable from its last checkpoint) when its process dies without reporting, forces a stop
+that was ignored, and every round applies the store's liveness rule (core.jobs.liveness), so a run left
+"running" by a previous server or by a killed `python -m core train` is marked interrupted too. Workers are
+separate processes (`python -m core.jobs.worker RUN_ID`), never the Streamlit script thread, so a crashing job
+cannot take the server or other jobs down.
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from core.jobs.control import STOP_GRACE_S, force_stop, pid_alive
+from core.jobs.control import STOP_GRACE_S, force_stop
+from core.jobs.liveness import LIVE, worker_identity
 from core.jobs.store import RunRecord, RunStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -54,13 +58,8 @@ class JobRunner:
             self._thread.join(timeout=5)
 
     def recover(self) -> None:
-        """Runs a previous server left running or stopping, with no live process, are interrupted."""
-        for record in self.store.list(statuses=("running", "stopping")):
-            if record.pid is None or not pid_alive(record.pid):
-                self.store.transition(record.id, ("running", "stopping"), status="interrupted", pid=None,
-                                      finished=time.time(),
-                                      message="the server stopped while this run was training; resume it to "
-                                              "continue from its last checkpoint")
+        """Runs a previous server (or a killed CLI) left running or stopping, with no live worker, are interrupted."""
+        self.store.reconcile_dead_runs()
 
     def _loop(self) -> None:
         while not self._stopping.is_set() and self.store.home.exists():
@@ -74,6 +73,7 @@ class JobRunner:
     def tick(self) -> None:
         with self._lock:
             self._reap()
+            self.store.reconcile_dead_runs()  # runs of workers this runner did not start (CLI, other servers)
             self._force_overdue_stops()
             self._launch()
 
@@ -83,12 +83,19 @@ class JobRunner:
             if code is None:
                 continue
             del self.processes[run_id]
-            record = self.store.get(run_id)
-            if record.status in ("running", "stopping"):  # the worker died without writing its own ending
-                reason = (f"the worker process was killed (signal {-code}{', probably out of memory' if code == -9 else ''})"
-                          if code < 0 else f"the worker process exited with code {code}")
-                self.store.transition(run_id, ("running", "stopping"), status="failed", pid=None,
-                                      finished=time.time(), message=f"{reason}; its last checkpoint is kept")
+            # The worker ended without writing its own ending. Like every reader of the store, call the run
+            # interrupted (its checkpoint is intact and resume continues from it), adding what only the parent
+            # knows: the signal or exit code. A reader may have marked it already; then only the reason is added.
+            record = self.store.get(run_id)  # the store's liveness rule has marked it interrupted by now
+            generic = f"its worker process (pid {process.pid}) ended without reporting"
+            if record.status == "interrupted" and (record.message or "").startswith(generic):
+                detail = f"its worker process (pid {process.pid}) {_how_it_ended(code)}"
+                self.store.transition(run_id, ("interrupted",), message=record.message.replace(generic, detail))
+            elif record.status in LIVE and record.pid in (None, process.pid):  # e.g. no /proc to tell it ended
+                self.store.transition(run_id, LIVE, status="interrupted", pid=None, finished=time.time(),
+                                      message=f"its worker process (pid {process.pid}) {_how_it_ended(code)}; resume "
+                                              f"continues from its last checkpoint ({record.epoch} of "
+                                              f"{record.epochs} epochs completed)")
 
     def _force_overdue_stops(self) -> None:
         now = time.time()
@@ -104,9 +111,9 @@ class JobRunner:
             if device is None:
                 continue
             if self.store.transition(record.id, ("queued",), status="running", device_used=device, pid=None,
-                                     message=None):
+                                     host=None, heartbeat=time.time(), message=None):
                 self.processes[record.id] = self._spawn(record, device)
-                self.store.update(record.id, pid=self.processes[record.id].pid)
+                self.store.update(record.id, **worker_identity(self.processes[record.id].pid))
 
     def _busy(self) -> dict[str, int]:
         busy: dict[str, int] = {}
@@ -146,3 +153,15 @@ class JobRunner:
         queued = sorted(self.store.list(statuses=("queued",)), key=lambda r: r.created)
         ids = [r.id for r in queued]
         return ids.index(run_id) + 1 if run_id in ids else None
+
+
+def _how_it_ended(code: int) -> str:
+    """How a worker process ended, from its exit status (negative: killed by that signal)."""
+    if code >= 0:
+        return f"exited with code {code} without reporting"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = " (by the user, an administrator or the out-of-memory killer)" if -code == signal.SIGKILL else ""
+    return f"was killed by {name}{hint}"

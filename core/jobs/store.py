@@ -10,7 +10,10 @@
         summary.json                        final metrics, including the test split
         worker.log                          the worker process's output
 
-A browser refresh, a second viewer or a server restart all read the same rows and files.
+A browser refresh, a second viewer or a server restart all read the same rows and files. Every read (`get`,
+`list`) first applies `core.jobs.liveness.worker_gone` to running and stopping runs: one whose worker has died
+(a SIGKILL, the out-of-memory killer, a lost host) is marked interrupted in the index, durably, so the CLI, the
+pages, the sidebar queue and the job runner all see the same answer, and `resume` continues it.
 """
 from __future__ import annotations
 
@@ -20,13 +23,14 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.jobs.liveness import LIVE, worker_gone
 from core.settings import medlab_home, workspace_dir
 
 ACTIVE = ("queued", "running", "stopping")
@@ -60,11 +64,17 @@ CREATE TABLE IF NOT EXISTS runs (
     summary TEXT,                          -- JSON of the final metrics
     message TEXT,                          -- why it failed, stopped or was interrupted
     pid INTEGER,
-    stop_requested REAL NOT NULL DEFAULT 0  -- when a stop was asked for (0: never)
+    stop_requested REAL NOT NULL DEFAULT 0, -- when a stop was asked for (0: never)
+    host TEXT,                             -- the worker's host (socket.gethostname())
+    pid_ns INTEGER,                        -- the worker's pid namespace (inode of /proc/self/ns/pid)
+    pid_start INTEGER,                     -- the worker's start time (clock ticks since boot): a reused pid is not it
+    heartbeat REAL                         -- when the worker last said it was alive
 );
 CREATE INDEX IF NOT EXISTS runs_by_workspace ON runs (workspace, created);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 """
+# columns added since the first release: a run store from before gets them on open
+ADDED_COLUMNS = {"host": "TEXT", "pid_ns": "INTEGER", "pid_start": "INTEGER", "heartbeat": "REAL"}
 
 
 @dataclass
@@ -94,6 +104,10 @@ class RunRecord:
     message: str | None
     pid: int | None
     stop_requested: float
+    host: str | None = None
+    pid_ns: int | None = None
+    pid_start: int | None = None
+    heartbeat: float | None = None
 
     @property
     def summary_dict(self) -> dict[str, Any]:
@@ -107,7 +121,8 @@ class RunRecord:
 
     def public_dict(self) -> dict[str, Any]:
         """The JSON shape of a run for `python -m core runs --json`."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("summary", "stop_requested")}
+        hidden = ("summary", "stop_requested", "pid_ns", "pid_start")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         data["summary"] = self.summary_dict
         data["duration_s"] = self.duration_s
         return data
@@ -119,6 +134,14 @@ class RunStore:
         self.db_path = self.home / "runs.sqlite"
         with self._connect() as db:
             db.executescript(SCHEMA)
+            present = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in present:
+                    try:
+                        db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as error:  # another process added it just now
+                        if "duplicate column" not in str(error):
+                            raise
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -151,7 +174,7 @@ class RunStore:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise UserError(f"There is no run '{run_id}'; `python -m core runs` lists them.")
-        return RunRecord(**dict(row))
+        return self._checked(RunRecord(**dict(row)))
 
     def list(self, workspace: str | None = None, statuses: tuple[str, ...] | None = None) -> list[RunRecord]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
@@ -163,7 +186,31 @@ class RunStore:
             args += list(statuses)
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
-        return [RunRecord(**dict(row)) for row in rows]
+        records = [self._checked(RunRecord(**dict(row))) for row in rows]
+        return [r for r in records if not statuses or r.status in statuses]
+
+    def reconcile_dead_runs(self) -> list[RunRecord]:
+        """Mark every running or stopping run whose worker is gone as interrupted; return those runs."""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM runs WHERE status IN ({','.join('?' * len(LIVE))})", LIVE).fetchall()
+        checked = [self._checked(RunRecord(**dict(row))) for row in rows]
+        return [r for r in checked if r.status == "interrupted"]
+
+    def _checked(self, record: RunRecord) -> RunRecord:
+        """The record, after applying the liveness rule: a live run whose worker is gone becomes interrupted. The
+        change is conditional on the row being unchanged since it was read (same status, pid and heartbeat), so a
+        worker that was just started or resumed is never marked by a reader holding an older view."""
+        reason = worker_gone(record)
+        if reason is None:
+            return record
+        message = (f"{reason}; resume continues from its last checkpoint "
+                   f"({record.epoch} of {record.epochs} epochs completed)")
+        with self._connect() as db:
+            db.execute("UPDATE runs SET status = 'interrupted', pid = NULL, finished = ?, message = ?"
+                       " WHERE id = ? AND status = ? AND pid IS ? AND heartbeat IS ?",
+                       (time.time(), message, record.id, record.status, record.pid, record.heartbeat))
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (record.id,)).fetchone()
+        return RunRecord(**dict(row)) if row is not None else record
 
     def update(self, run_id: str, **values: Any) -> None:
         if not values:
@@ -202,6 +249,17 @@ class RunStore:
     def append_events(self, record: RunRecord, events: list[dict[str, Any]]) -> None:
         with (self.run_dir(record) / "metrics.jsonl").open("a") as handle:
             handle.write("".join(json.dumps(event) + "\n" for event in events))
+
+    def keep_events(self, record: RunRecord, keep: Callable[[dict[str, Any]], bool]) -> None:
+        """Rewrite metrics.jsonl with only the events `keep` accepts (atomically): a run resumed from its checkpoint
+        drops what a killed worker logged after that checkpoint (and a line it left half-written), so its curves
+        read like an uninterrupted run's."""
+        path = self.run_dir(record) / "metrics.jsonl"
+        if not path.exists():
+            return
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(json.dumps(event) + "\n" for event in self.events(record) if keep(event)))
+        os.replace(tmp, path)
 
     def events(self, record: RunRecord) -> list[dict[str, Any]]:
         path = self.run_dir(record) / "metrics.jsonl"

@@ -1,5 +1,6 @@
 """A run, live: status, progress, loss/metric/learning-rate charts and its controls. Polls the run store only;
-training happens in a worker process."""
+training happens in a worker process. Every read applies the store's liveness rule, so a run whose worker died
+turns from running to interrupted here within one poll, with a Resume button."""
 from __future__ import annotations
 
 import time
@@ -37,7 +38,9 @@ def _live(run_id: str, page_status: str) -> None:
     st.markdown(f"### {STATUS_ICONS.get(record.status, '')} {record.name or record.id} · {record.status}")
     st.caption(f"{record.model} on {record.dataset} · device {record.device_used or record.device} · "
                f"workspace {record.workspace} · id {record.id}")
-    if record.message:
+    if record.status == "interrupted":  # its worker died (the store's liveness rule marks it on every read)
+        st.warning(f"Interrupted: {record.message or 'its worker ended without reporting'}.")
+    elif record.message:
         (st.error if record.status == "failed" else st.info)(record.message)
     _progress(record)
     events = store.events(record)

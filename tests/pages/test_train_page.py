@@ -64,3 +64,30 @@ def test_pretrained_weights_say_whether_they_are_cached():
     at.checkbox(key="train-pretrained").set_value(True).run()
     assert "will be downloaded (needs internet): resnet18-" in texts(at)
     assert not at.checkbox(key="train-freeze_backbone").disabled
+
+
+def test_a_run_whose_worker_died_shows_as_interrupted_with_resume():
+    import subprocess
+    import sys
+
+    from core.jobs.liveness import worker_identity
+
+    store = RunStore()
+    record = store.create("default", {"task": "classification", "dataset": "phantom-28", "model": "small_cnn",
+                                      "epochs": 4, "name": "killed run"}, monitor="val_accuracy", status="running")
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # stands in for a worker
+    try:
+        store.update(record.id, epoch=2, **worker_identity(worker.pid))
+        at = open_page(PAGE, run_id=record.id)
+        assert "killed run · running" in texts(at) and at.button(key=f"stop-{record.id}")
+    finally:
+        worker.kill()  # SIGKILL: no word to the store
+        worker.wait()
+    at = rerun(at)
+    shown = texts(at)
+    assert "killed run · interrupted" in shown
+    assert f"Interrupted: its worker process (pid {worker.pid}) ended without reporting" in shown
+    assert at.button(key=f"resume-{record.id}").label == "Resume"
+    assert not [b for b in at.button if b.key == f"stop-{record.id}"]
+    assert at.dataframe[-1].value["status"].tolist() == ["interrupted"]
+    assert "Job queue: idle" in shown and "Interrupted (resume on the Train page):\n- killed run · epoch 2/4" in shown

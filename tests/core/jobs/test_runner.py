@@ -62,19 +62,47 @@ def test_stop_then_resume_finishes_from_the_checkpoint(runner):
     assert done.status == "completed" and done.epoch == stopped.epoch + 2
 
 
-def test_a_killed_job_fails_while_another_finishes():
-    runner = JobRunner(RunStore(), slots=2, poll_s=0.2, gpus=0).start()
+def same_training(a, b) -> None:
+    """Two runs trained the same: equal test metrics, best epoch and per-epoch validation curves."""
+    store = RunStore()
+    assert {k: v for k, v in a.summary_dict.items() if k != "seconds"} == \
+        {k: v for k, v in b.summary_dict.items() if k != "seconds"}
+    curves = [[{k: v for k, v in e.items() if k not in ("time", "seconds")} for e in store.events(r)
+               if e["kind"] == "epoch"] for r in (a, b)]
+    assert curves[0] == curves[1] and len(curves[0]) == a.epochs
+    steps = [[(e["global_step"], e["loss"]) for e in store.events(r) if e["kind"] == "step"] for r in (a, b)]
+    assert steps[0] == steps[1]  # nothing the killed worker logged past its checkpoint is left twice
+
+
+def test_a_killed_worker_is_interrupted_the_queue_moves_on_and_resume_matches_an_uninterrupted_run():
+    """SIGKILL (as the out-of-memory killer sends it) to the app's worker process at epoch 2: the run is
+    interrupted, not failed (its checkpoint is intact and every reader of the store, which cannot see exit codes,
+    calls a vanished worker's run interrupted), the next queued run starts, and resume ends where a twin run
+    that was never interrupted ends."""
+    runner = JobRunner(RunStore(), slots=1, poll_s=0.2, gpus=0).start()
+    store = runner.store
     try:
-        dataset = tiny_dataset("w", per_class=(60, 60))
-        doomed = create_run(runner.store, "w", {"dataset": dataset, **TINY, "epochs": 40})
-        healthy = create_run(runner.store, "w", {"dataset": dataset, **TINY, "epochs": 2})
-        pid = wait_for(lambda: (r := runner.store.get(doomed.id)).status == "running" and r.epoch >= 1 and r.pid)
+        dataset = tiny_dataset("w", per_class=(40, 40))
+        config = {"dataset": dataset, **TINY, "epochs": 8}
+        doomed = create_run(store, "w", config)
+        twin = create_run(store, "w", config)  # same config and seed, queued behind it, never interrupted
+        pid = wait_for(lambda: (r := store.get(doomed.id)).status == "running" and r.epoch >= 2 and r.pid, every=0.02)
+        os.kill(pid, signal.SIGSTOP)  # frozen where it is, so the test knows it is still mid-training
+        frozen = store.get(doomed.id)
+        assert frozen.status == "running" and 2 <= frozen.epoch < 8
         os.kill(pid, signal.SIGKILL)
-        failed = wait_for(lambda: (r := runner.store.get(doomed.id)).status == "failed" and r)
-        assert "killed" in failed.message and (runner.store.run_dir(failed) / "checkpoint.pt").exists()
-        done = wait_for(lambda: (r := runner.store.get(healthy.id)).status in ("completed", "failed") and r)
-        assert done.status == "completed"
-        assert prepare_resume(runner.store, doomed.id).status == "queued"  # the checkpoint stays usable
+        interrupted = wait_for(lambda: (r := store.get(doomed.id)).status != "running" and "SIGKILL" in r.message
+                               and r)
+        assert interrupted.status == "interrupted" and interrupted.pid is None
+        assert f"its worker process (pid {pid}) was killed by SIGKILL" in interrupted.message
+        assert "resume continues from its last checkpoint" in interrupted.message
+        assert wait_for(lambda: store.get(twin.id).status != "queued")  # the queue moves on
+        done_twin = wait_for(lambda: (r := store.get(twin.id)).status in ("completed", "failed") and r)
+        assert done_twin.status == "completed", done_twin.message
+        assert prepare_resume(store, doomed.id).status == "queued"
+        resumed = wait_for(lambda: (r := store.get(doomed.id)).status in ("completed", "failed") and r)
+        assert resumed.status == "completed", resumed.message
+        same_training(resumed, done_twin)
     finally:
         runner.shutdown()
         for process in runner.processes.values():

@@ -45,3 +45,14 @@ def test_delete_refuses_active_runs_and_removes_files():
     assert not store.run_dir(record).exists()
     with pytest.raises(UserError, match="no run"):
         store.get(record.id)
+
+
+def test_keep_events_drops_rejected_events_and_a_half_written_line():
+    store = RunStore()
+    record = store.create("w", CONFIG, monitor=None)
+    store.append_events(record, [{"kind": "step", "global_step": s} for s in (1, 2, 3)])
+    with (store.run_dir(record) / "metrics.jsonl").open("a") as handle:
+        handle.write('{"kind": "step", "glo')  # a worker killed mid-write
+    store.keep_events(record, lambda e: e["global_step"] <= 2)
+    store.append_events(record, [{"kind": "step", "global_step": 3}])
+    assert [e["global_step"] for e in store.events(record)] == [1, 2, 3]
