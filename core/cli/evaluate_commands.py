@@ -9,8 +9,9 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.evaluate.export import FORMATS, export, write_atomically
+from core.evaluate.intervals import CI_METHODS, METHOD_TEXT, with_ci_method
 from core.evaluate.predict import load_predictor, predict_files
-from core.evaluate.report import load_report
+from core.evaluate.report import load_report, report_warnings
 from core.jobs.cv import cv_runs, cv_summary, submit_cross_validation
 from core.jobs.runner import JobRunner
 from core.jobs.store import ACTIVE, RunStore
@@ -19,6 +20,9 @@ from core.jobs.store import ACTIVE, RunStore
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     evaluate = commands.add_parser("evaluate", parents=[common], help="the stored test report of a run")
     evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--ci", choices=tuple(CI_METHODS), default=None,
+                          help="interval for proportions (accuracy, sensitivity, ...): wilson (the stored default) "
+                               "or clopper-pearson (exact, wider); other metrics keep their bootstrap")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=run_evaluate)
 
@@ -51,40 +55,55 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if report is None:
         raise UserError(f"Run '{args.run}' has no test report: it is {record.status}; reports are made when a run "
                         "completes.")
+    if args.ci:
+        report["metrics"]["headline"] = with_ci_method(report["metrics"]["headline"], args.ci)
+        report["metrics"]["ci_method"] = args.ci
+    report["warnings"] = report_warnings(report)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{record.id}: {record.model} on {record.dataset}, {report['n_test']} test images")
     for name, value in report["metrics"]["headline"].items():
         if isinstance(value, dict) and value.get("value") is not None:
-            print(f"  {name:28} {value['value']:.4f}  (95% CI {value['ci_low']:.4f}-{value['ci_high']:.4f})")
+            method = METHOD_TEXT.get(value.get("method", "bootstrap"), value.get("method"))
+            print(f"  {name:28} {value['value']:.4f}  (95% CI {value['ci_low']:.4f}-{value['ci_high']:.4f}, {method})")
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(RunStore(), args.run)
-    files, errors = [], []
-    for path in args.files:
-        if path.is_file():
-            files.append((path.name, path.read_bytes()))
-        else:
-            errors.append((str(path), "does not exist"))
     if args.cam:
         args.cam.mkdir(parents=True, exist_ok=True)
-    predictions, unreadable = predict_files(predictor, files, args.cam, args.method)
-    errors += unreadable
-    for name, reason in errors:  # one line each on stderr
+    predictions, errors = [], []
+    for path in args.files:  # in the order given; an unreadable file is one line on stderr, the rest go on
+        if not path.exists():
+            errors.append((str(path), "does not exist"))
+        elif not path.is_file():
+            errors.append((str(path), "is not a file"))
+        else:
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                errors.append((str(path), f"could not be read ({error.strerror or error})"))
+                continue
+            predicted, unreadable = predict_files(predictor, [(path.name, data)], args.cam, args.method)
+            predictions += predicted
+            errors += [(str(path), reason) for _, reason in unreadable]
+    for name, reason in errors:
         print(f"error: {name}: {reason}", file=sys.stderr)
-    results = [{"file": p.file, "label": p.label, "probabilities": p.probabilities,
-                "ood": bool(p.ood and p.ood.flagged), "ood_reasons": p.ood.reasons if p.ood else [],
+    results = [{"ood": bool(p.ood and p.ood.flagged), "ood_reasons": p.ood.reasons if p.ood else [],
+                "file": p.file, "label": p.label, "probabilities": p.probabilities,
                 "cam": str(args.cam / f"{Path(p.file).stem}_cam.png") if args.cam else None} for p in predictions]
     if args.json:
         print(json.dumps(results, indent=1))
     else:
-        for r in results:
-            flag = "  [out of distribution: " + "; ".join(r["ood_reasons"]) + "]" if r["ood"] else ""
-            print(f"{r['file']}: {r['label']} ({max(r['probabilities'].values()):.2f}){flag}")
-    return 2 if not predictions else 0
+        for r in results:  # an out-of-distribution flag leads its line, before the prediction it discredits
+            flag = ("OUT OF DISTRIBUTION, prediction not reliable (" + "; ".join(r["ood_reasons"]) + "): "
+                    if r["ood"] else "")
+            print(f"{r['file']}: {flag}{r['label']} ({max(r['probabilities'].values()):.2f})")
+    return 2 if errors else 0  # any unreadable input fails the command; the readable ones are still printed
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -21,7 +21,8 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.evaluate.predict import Predictor
-from core.evaluate.report import load_report
+from core.evaluate.intervals import METHOD_TEXT
+from core.evaluate.report import load_report, report_warnings
 from core.jobs.store import RunRecord
 from core.tasks.tensors import SplitTensors
 
@@ -127,12 +128,17 @@ def model_card(predictor: Predictor, record: RunRecord, config: dict[str, Any], 
         *[f"- {line}" for line in predictor.preprocessing.describe()],
         f"- The network input is (N, {predictor.model.in_channels}, {predictor.image_size}, {predictor.image_size}) "
         "in [0, 1]; normalisation is built into the exported model.", "",
-        "## Test metrics (95% bootstrap confidence intervals)",
-        *[f"- {name.replace('_', ' ')}: {value['value']:.3f} ({value['ci_low']:.3f}-{value['ci_high']:.3f})"
+        "## Test metrics (95% confidence intervals)",
+        *([f"- **Warning:** {warning}" for warning in report_warnings(report)] if report else []),
+        *[f"- {name.replace('_', ' ')}: {value['value']:.3f} ({value['ci_low']:.3f}-{value['ci_high']:.3f}, "
+          f"{METHOD_TEXT.get(value.get('method', 'bootstrap'), value.get('method'))})"
           for name, value in metrics.items() if isinstance(value, dict) and value.get("value") is not None],
     ]
     calibration = report.get("calibration")
-    if calibration:
+    if calibration and not calibration.get("applied", True):
+        lines += ["", "## Calibration", f"- {calibration['note']} Expected calibration error on test "
+                  f"{calibration['before']['ece']:.3f}."]
+    elif calibration:
         lines += ["", "## Calibration",
                   f"- Temperature {calibration['temperature']:.2f} fitted on the validation split; expected "
                   f"calibration error on test {calibration['before']['ece']:.3f} before, "

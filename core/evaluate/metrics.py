@@ -1,11 +1,15 @@
-"""Test-set metrics with 95% bootstrap confidence intervals, for single- and multi-label classifiers.
+"""Test-set metrics with 95% confidence intervals, for single- and multi-label classifiers.
 
-Point estimates are scikit-learn's. Intervals are Efron's percentile bootstrap (Efron & Tibshirani 1993,
-"An Introduction to the Bootstrap", ch. 13): test cases are resampled with replacement and resamples where a
-metric is undefined are skipped. A resample is kept as a vector of case counts, so the confusion matrices, log
-loss, ROC-AUC (Mann-Whitney statistic with ties) and average precision of all resamples are a few matrix
-products instead of thousands of scikit-learn calls; tests check them against scikit-learn on real resamples.
-Averages over classes use the classes present in the test set (an absent class has no sensitivity or AUC).
+Point estimates are scikit-learn's. Proportions (accuracy, sensitivity, specificity, PPV, NPV, subset accuracy)
+get a binomial interval, Wilson or Clopper-Pearson, and balanced accuracy a MOVER interval of those (intervals.py):
+a bootstrap of 6/6 correct cases can only say [1, 1]. Every other metric (AUC, average precision, F1, averaged
+precision, log loss) gets Efron's percentile bootstrap (Efron & Tibshirani 1993, "An Introduction to the
+Bootstrap", ch. 13): test cases are resampled with replacement and resamples where a metric is undefined are
+skipped. Each headline entry names its "method". A resample is kept as a vector of case counts, so the confusion
+matrices, log loss, ROC-AUC (Mann-Whitney statistic with ties) and average precision of all resamples are a few
+matrix products instead of thousands of scikit-learn calls; tests check them against scikit-learn on real
+resamples. Averages over classes use the classes present in the test set (an absent class has no sensitivity or
+AUC).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
                              precision_recall_fscore_support, roc_auc_score, roc_curve)
 
 from core.errors import UserError
+from core.evaluate.intervals import DEFAULT_CI_METHOD, mean_entry, proportion_entry
 
 ALPHA = 0.05         # 95% intervals
 MIN_DEFINED = 0.5    # an interval needs the metric defined in at least half of the resamples, else NaN
@@ -164,22 +169,25 @@ def _report(point: dict[str, float], n: int, n_bootstrap: int, seed: int,
             for name, values in resample(counts.reshape(n, len(idx)).astype(np.float64)).items():
                 parts.setdefault(name, []).append(values)
     intervals = {name: _interval(np.concatenate(parts[name])) for name in point}
-    return {"headline": {name: {"value": float(value), "ci_low": intervals[name][0], "ci_high": intervals[name][1]}
-                         for name, value in point.items()},
+    return {"headline": {name: {"value": float(value), "ci_low": intervals[name][0], "ci_high": intervals[name][1],
+                                "method": "bootstrap"} for name, value in point.items()},
             "bootstrap": {"method": "percentile", "n_resamples": int(n_bootstrap), "seed": int(seed),
                           "confidence": 1 - ALPHA}}
 
 
 def single_label_report(labels: np.ndarray, probabilities: np.ndarray, classes: list[str], *,
-                        n_bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+                        n_bootstrap: int = 1000, seed: int = 0, ci_method: str = DEFAULT_CI_METHOD) -> dict[str, Any]:
     """The test report of a single-label classifier; the predicted class is the most probable one.
 
-    Returns "headline" (metric -> {"value", "ci_low", "ci_high"}: accuracy, balanced_accuracy,
+    Returns "headline" (metric -> {"value", "ci_low", "ci_high", "method"}: accuracy, balanced_accuracy,
     macro_/weighted_ precision, recall, specificity, f1, roc_auc, average_precision, log_loss), "per_class"
     (class, support, precision, recall, specificity, f1, auc, average_precision), "confusion_matrix" (rows =
     true), "confusion_matrix_normalized", "n", "classes", "positive_class" (K == 2, else None), "bootstrap".
     For two classes roc_auc and average_precision are those of the positive class (index 1), and the headline
     adds its sensitivity, specificity, ppv and npv (macro recall = macro specificity = balanced accuracy then).
+    Proportions get `ci_method` ("wilson" or "clopper-pearson") intervals and keep their "successes" and
+    "trials"; balanced accuracy (= macro recall) a MOVER interval with its per-class "components"; weighted
+    recall equals accuracy and gets its interval; the rest the bootstrap.
     """
     y, p = _check(labels, probabilities, classes, multilabel=False)
     n, k = p.shape
@@ -229,22 +237,36 @@ def single_label_report(labels: np.ndarray, probabilities: np.ndarray, classes: 
                   "recall": float(recall[c]) if present[c] else NAN, "specificity": float(rates["specificity"][c]),
                   "f1": float(f1[c]) if present[c] else NAN, "auc": float(auc[c]),
                   "average_precision": float(ap[c])} for c in ks]
-    return {**_report({m: float(v) for m, v in point.items()}, n, n_bootstrap, seed, resample),
-            "per_class": per_class, "confusion_matrix": cm.tolist(),
+    report = _report({m: float(v) for m, v in point.items()}, n, n_bootstrap, seed, resample)
+    headline = report["headline"]
+    correct_count = int(np.trace(cm))
+    for name in ("accuracy", "weighted_recall"):   # weighted recall over the present classes is accuracy
+        headline[name] = proportion_entry(point[name], correct_count, n, ci_method)
+    recalls = [(int(cm[c, c]), int(support[c])) for c in ks if present[c]]
+    for name in ("balanced_accuracy", "macro_recall") + (("macro_specificity",) if k == 2 and present.all() else ()):
+        headline[name] = mean_entry(point[name], recalls, ci_method)   # K == 2: macro specificity is the same mean
+    if k == 2:
+        (tn, fp), (fn, tp) = cm.tolist()
+        for name, (hits, total) in {"sensitivity": (tp, tp + fn), "specificity": (tn, tn + fp),
+                                    "ppv": (tp, tp + fp), "npv": (tn, tn + fn)}.items():
+            headline[name] = proportion_entry(point[name], hits, total, ci_method)
+    return {**report, "ci_method": ci_method, "per_class": per_class, "confusion_matrix": cm.tolist(),
             "confusion_matrix_normalized": _div(cm, cm.sum(1, keepdims=True), NAN).tolist(),
             "n": int(n), "classes": list(classes), "positive_class": classes[1] if k == 2 else None}
 
 
 # --- multi-label -------------------------------------------------------------------------------------------
 def multi_label_report(labels: np.ndarray, probabilities: np.ndarray, classes: list[str], thresholds: list[float],
-                       *, n_bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+                       *, n_bootstrap: int = 1000, seed: int = 0, ci_method: str = DEFAULT_CI_METHOD) -> dict[str, Any]:
     """The test report of a multi-label classifier; label k is predicted when probability >= thresholds[k].
 
-    Returns "headline" (metric -> {"value", "ci_low", "ci_high"}: roc_auc (macro over labels with positives and
-    negatives), average_precision, macro_sensitivity, macro_precision, macro_f1 (labels with positives),
+    Returns "headline" (metric -> {"value", "ci_low", "ci_high", "method"}: roc_auc (macro over labels with
+    positives and negatives), average_precision, macro_sensitivity, macro_precision, macro_f1 (labels with positives),
     macro_specificity (labels with negatives), subset_accuracy, hamming_loss), "per_label" (label, threshold,
     support, prevalence, sensitivity, specificity, precision, f1, auc, average_precision), "confusion_matrices"
-    (per label [[tn, fp], [fn, tp]]), "n", "classes" and "bootstrap".
+    (per label [[tn, fp], [fn, tp]]), "n", "classes" and "bootstrap". Subset accuracy, a proportion of cases,
+    gets a `ci_method` interval; the label averages (labels share cases, so they are not independent) and
+    Hamming loss (label errors of one case are not independent) keep the bootstrap.
     """
     y, p = _check(labels, probabilities, classes, multilabel=True)
     n, k = p.shape
@@ -287,8 +309,10 @@ def multi_label_report(labels: np.ndarray, probabilities: np.ndarray, classes: l
                   "precision": float(precision[c]) if has_pos[c] or pred[:, c].any() else NAN,
                   "f1": float(f1[c]) if has_pos[c] else NAN, "auc": float(auc[c]),
                   "average_precision": float(ap[c])} for c in range(k)]
-    return {**_report({m: float(v) for m, v in point.items()}, n, n_bootstrap, seed, resample),
-            "per_label": per_label, "confusion_matrices": mcm.tolist(), "n": int(n), "classes": list(classes)}
+    report = _report({m: float(v) for m, v in point.items()}, n, n_bootstrap, seed, resample)
+    report["headline"]["subset_accuracy"] = proportion_entry(point["subset_accuracy"], int(exact.sum()), n, ci_method)
+    return {**report, "ci_method": ci_method, "per_label": per_label, "confusion_matrices": mcm.tolist(),
+            "n": int(n), "classes": list(classes)}
 
 
 # --- operating point and curves ----------------------------------------------------------------------------

@@ -7,6 +7,10 @@
    Adversarial Attacks", NeurIPS 2018), against the distances of the validation images.
 3. Confidence: the (temperature-calibrated) top probability below what almost all validation images reach
    (Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and Out-of-Distribution Examples", ICLR 2017).
+   A gap under CONFIDENCE_TOLERANCE is float32 rounding, not a flag; a saturated validation split (limit near 1)
+   therefore flags only what is visibly less sure.
+
+Each reason prints its value and limit with as many decimals as it takes to show them apart.
 
 The reference values are fitted once per run (on its training and validation splits) and stored with it.
 """
@@ -23,6 +27,7 @@ COLOUR_LIMIT = 0.05        # colourfulness of a "greyscale" image stays below th
 RANGE_PERCENTILES = (0.5, 99.5)
 DISTANCE_PERCENTILE = 99.0
 CONFIDENCE_PERCENTILE = 1.0
+CONFIDENCE_TOLERANCE = 1e-6   # float32 softmax resolves about 6e-8 near 1: a gap this small is not "below"
 
 
 def colourfulness(image: np.ndarray) -> float:
@@ -102,18 +107,18 @@ def check(reference: OODReference, raw_colourfulness: float, prepared: np.ndarra
     distance = float(reference.distances(features[None])[0])
     if reference.greyscale_training and raw_colourfulness > COLOUR_LIMIT:
         reasons.append("it is a colour image, but the model was trained on greyscale images")
-    if not _within(mean, reference.mean_range):
-        reasons.append(f"its brightness ({mean:.2f}) is outside the training range "
-                       f"({reference.mean_range[0]:.2f}-{reference.mean_range[1]:.2f})")
-    if not _within(std, reference.std_range):
-        reasons.append(f"its contrast ({std:.2f}) is outside the training range "
-                       f"({reference.std_range[0]:.2f}-{reference.std_range[1]:.2f})")
+    for name, value, bounds in (("brightness", mean, reference.mean_range), ("contrast", std, reference.std_range)):
+        if not _within(value, bounds):
+            shown, low, high = _apart(value, *bounds)
+            reasons.append(f"its {name} ({shown}) is outside the training range ({low}-{high})")
     if distance > reference.distance_limit:
-        reasons.append(f"the model's features are unlike the training images (distance {distance:.1f}; "
-                       f"{DISTANCE_PERCENTILE:.0f}% of validation images are below {reference.distance_limit:.1f})")
-    if confidence < reference.confidence_limit:
-        reasons.append(f"the model is unsure (top probability {confidence:.2f}, below what "
-                       f"{100 - CONFIDENCE_PERCENTILE:.0f}% of validation images reach: {reference.confidence_limit:.2f})")
+        shown, limit = _apart(distance, reference.distance_limit, decimals=1)
+        reasons.append(f"the model's features are unlike the training images (distance {shown}; "
+                       f"{DISTANCE_PERCENTILE:.0f}% of validation images are below {limit})")
+    if confidence < reference.confidence_limit - CONFIDENCE_TOLERANCE:
+        shown, limit = _apart(confidence, reference.confidence_limit)
+        reasons.append(f"the model is unsure (top probability {shown}, below the {limit} that "
+                       f"{100 - CONFIDENCE_PERCENTILE:.0f}% of validation images reach)")
     scores = {"colourfulness": raw_colourfulness, "brightness": mean, "contrast": std, "feature_distance": distance,
               "confidence": confidence}
     return OODResult(bool(reasons), reasons, scores)
@@ -121,3 +126,13 @@ def check(reference: OODReference, raw_colourfulness: float, prepared: np.ndarra
 
 def _within(value: float, bounds: tuple[float, float], margin: float = 0.02) -> bool:
     return bounds[0] - margin <= value <= bounds[1] + margin
+
+
+def _apart(value: float, *limits: float, decimals: int = 2, most: int = 9) -> tuple[str, ...]:
+    """`value` and `limits` printed with the fewest decimals (at least `decimals`) at which the value reads
+    differently from every limit, so a reason never says "1.00, below 1.00"."""
+    for places in range(decimals, most + 1):
+        texts = tuple(f"{number:.{places}f}" for number in (value, *limits))
+        if texts[0] not in texts[1:]:
+            return texts
+    return tuple(repr(float(number)) for number in (value, *limits))

@@ -50,10 +50,15 @@ class Prediction:
     heat: np.ndarray                   # class activation map (H, W) in [0, 1] at the model's input size
     image: np.ndarray                  # what the model saw, (H, W, C) in [0, 1]
 
+    @property
+    def out_of_distribution(self) -> bool:
+        return bool(self.ood and self.ood.flagged)
+
     def row(self) -> dict[str, Any]:
-        return {"file": self.file, "frame": self.frame, "label": self.label, **{f"p_{k}": round(v, 6) for k, v in
-                self.probabilities.items()}, "ood": bool(self.ood and self.ood.flagged),
-                "ood_reasons": "; ".join(self.ood.reasons) if self.ood else ""}
+        """One table/CSV row; the out-of-distribution flag and its reason lead, before the prediction they qualify."""
+        return {"out_of_distribution": self.out_of_distribution,
+                "ood_reason": "; ".join(self.ood.reasons) if self.ood else "", "file": self.file, "frame": self.frame,
+                "prediction": self.label, **{f"p_{k}": round(v, 6) for k, v in self.probabilities.items()}}
 
 
 def load_predictor(store: RunStore, run_id: str) -> Predictor:

@@ -1,7 +1,9 @@
 """The evaluation report of a run: computed once on the held-out test split with the best weights, stored.
 
-    report.json       metrics with 95% bootstrap CIs, per-class table, confusion matrix, ROC/PR curves,
-                      calibration (with temperature scaling fitted on validation), top-loss cases
+    report.json       metrics with 95% CIs (Wilson or Clopper-Pearson for proportions, bootstrap for the rest),
+                      per-class table, confusion matrix, ROC/PR curves, calibration (temperature scaling fitted
+                      on validation when it is large enough), top-loss cases, and "warnings": sentences saying
+                      why numbers are uncertain (small test split or class, calibration not applied)
     predictions.npz   test logits, labels and dataset indices (for the threshold slider and confusion cells)
     ood.json          the out-of-distribution reference (see ood.py)
 """
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from core.evaluate.calibration import apply_temperature, calibration_summary
+from core.evaluate.intervals import DEFAULT_CI_METHOD, sample_size_warnings
 from core.evaluate.metrics import multi_label_report, pr_curves, roc_curves, single_label_report
 from core.evaluate.ood import COLOUR_LIMIT, OODReference, colourfulness, fit_reference
 from core.jobs.store import write_json
@@ -25,15 +28,16 @@ REPORT_FILE, PREDICTIONS_FILE, OOD_FILE = "report.json", "predictions.npz", "ood
 TOP_LOSSES = 24
 
 
-def build_report(task: ClassifyTask, folder: Path) -> dict[str, Any]:
-    """Compute and store the report for `task` with the weights it holds now (the best ones)."""
+def build_report(task: ClassifyTask, folder: Path, ci_method: str = DEFAULT_CI_METHOD) -> dict[str, Any]:
+    """Compute and store the report for `task` with the weights it holds now (the best ones); proportions get
+    `ci_method` ("wilson" or "clopper-pearson") intervals."""
     val, test = task.outputs("val"), task.outputs("test", with_features=False)
     classes = task.classes
     if task.multilabel:
         probabilities = task.probabilities(test.logits)
         report: dict[str, Any] = {
             "task": "multilabel",
-            "metrics": multi_label_report(test.labels, probabilities, classes, task.thresholds),
+            "metrics": multi_label_report(test.labels, probabilities, classes, task.thresholds, ci_method=ci_method),
             "roc": roc_curves(test.labels, probabilities, classes),
             "pr": pr_curves(test.labels, probabilities, classes),
             "temperature": 1.0,
@@ -44,7 +48,7 @@ def build_report(task: ClassifyTask, folder: Path) -> dict[str, Any]:
         probabilities = apply_temperature(test.logits, temperature)
         report = {
             "task": "classification",
-            "metrics": single_label_report(test.labels, task.probabilities(test.logits), classes),
+            "metrics": single_label_report(test.labels, task.probabilities(test.logits), classes, ci_method=ci_method),
             "roc": roc_curves(test.labels, probabilities, classes),
             "pr": pr_curves(test.labels, probabilities, classes),
             "calibration": calibration,
@@ -53,6 +57,7 @@ def build_report(task: ClassifyTask, folder: Path) -> dict[str, Any]:
         }
     report.update(classes=classes, n_test=int(len(test.labels)), dataset=task.dataset.info.id,
                   thresholds=task.thresholds if task.multilabel else None)
+    report["warnings"] = report_warnings(report)
     np.savez(folder / PREDICTIONS_FILE, logits=test.logits, labels=test.labels, indices=test.indices)
     fit_ood(task, report["temperature"]).save(folder / OOD_FILE)
     write_json(folder / REPORT_FILE, report)
@@ -83,6 +88,16 @@ def fit_ood(task: ClassifyTask, temperature: float) -> OODReference:
     greyscale = prepared.shape[1] == 1 or max(colourfulness(image.transpose(1, 2, 0)) for image in prepared[:256]) \
         < COLOUR_LIMIT
     return fit_reference(prepared, train.features, labels, val.features, confidence, greyscale)
+
+
+def report_warnings(report: dict[str, Any]) -> list[str]:
+    """Why the numbers of `report` are less sure than they look: the stored "warnings", or for a report stored
+    before they existed, the same sentences worked out from it (small test split or class, collapsed bootstrap
+    intervals, temperature scaling not applied)."""
+    if "warnings" in report:
+        return list(report["warnings"])
+    calibration = report.get("calibration") or {}
+    return sample_size_warnings(report["metrics"]) + ([calibration["note"]] if calibration.get("note") else [])
 
 
 def load_report(folder: Path) -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> N
             with st.expander("Preview", expanded=True):
                 st.markdown(data.decode())
         st.download_button(f"Download {FORMAT_TEXT[fmt]}", data, file_name=f"{record.id}{SUFFIXES[fmt]}",
-                           key=f"download-{record.id}-{fmt}")
+                           key=f"download-{record.id}-{fmt}", on_click="ignore")
 
 
 def render_compare(store: RunStore, completed: list[RunRecord]) -> None:

@@ -10,7 +10,8 @@ import streamlit as st
 from core.data.medical_image import image_from_array
 from core.data.store import Dataset
 from core.evaluate.explain import EXPLAINERS, overlay
-from core.evaluate.predict import Predictor, explain, load_predictor, predict_files, predict_image, predictions_csv
+from core.evaluate.predict import (Prediction, Predictor, explain, load_predictor, predict_files, predict_image,
+                                  predictions_csv)
 from core.jobs.store import RunStore
 from core.train.callbacks import BEST_WEIGHTS
 from pages.ui.images import display_image
@@ -52,6 +53,8 @@ def render_explain(predictor: Predictor, dataset: Dataset, key: str) -> None:
     target = st.selectbox("Explain the score of", predictor.classes, key=f"{key}-target-{index}",
                           index=predictor.classes.index(prediction.label) if prediction.label in predictor.classes else 0)
     heat = prediction.heat if target == prediction.label else explain(predictor, prediction, target, method)
+    if prediction.out_of_distribution:
+        st.warning("**Out of distribution — prediction not reliable:** " + "; ".join(prediction.ood.reasons) + ".")
     left, right = st.columns(2)
     left.image(display_image(prediction.image, 256), caption=f"{items['name'].iloc[index]} · true: {true}", width="stretch")
     right.image(overlay(prediction.image, heat, opacity), width="stretch",
@@ -74,22 +77,39 @@ def render_predict(predictor: Predictor, key: str) -> None:
         st.error(f"{name}: {reason}")
     if not predictions:
         return
+    unreliable = [p.file for p in predictions if p.out_of_distribution]
+    if unreliable:  # said before any result, so no prediction is read without it
+        st.error(f"**Out of distribution — {len(unreliable)} of {len(predictions)} predictions not reliable** "
+                 f"({', '.join(unreliable)}): these images look unlike the training data, so what the model says "
+                 "about them should not be trusted. Each is marked below.")
     table = pd.DataFrame([p.row() for p in predictions])
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("Download results (CSV)", predictions_csv(predictions), file_name="predictions.csv",
-                       mime="text/csv", key=f"{key}-csv")
-    for prediction in predictions:
+                       mime="text/csv", key=f"{key}-csv", on_click="ignore")  # no rerun: predict once
+    for position, prediction in enumerate(predictions):
         st.divider()
-        left, middle, right = st.columns(3)
-        left.image(display_image(prediction.image, 256), caption=f"{prediction.file}", width="stretch")
-        middle.image(overlay(prediction.image, prediction.heat, opacity), width="stretch",
-                     caption=f"{EXPLAINERS[method][0]} for {prediction.label}")
-        probabilities = pd.DataFrame({"class": list(prediction.probabilities),
-                                      "probability": list(prediction.probabilities.values())})
-        chart = px.bar(probabilities, x="probability", y="class", orientation="h", range_x=[0, 1],
-                       title=f"Predicted: {prediction.label}")
-        chart.update_layout(height=240, margin=dict(t=40, b=10, l=10, r=10))
-        right.plotly_chart(chart, width="stretch", key=f"{key}-bars-{prediction.file}")
-        if prediction.ood and prediction.ood.flagged:
-            st.warning(f"**{prediction.file} looks unlike the training data**, so this prediction should not be "
-                       "trusted: " + "; ".join(prediction.ood.reasons) + ".")
+        _one_prediction(prediction, method, opacity, f"{key}-{position}")
+
+
+def _one_prediction(prediction: Prediction, method: str, opacity: float, key: str) -> None:
+    """One file's result; an out-of-distribution flag comes first and greys out the result below it."""
+    flagged = prediction.out_of_distribution
+    if flagged:
+        st.error(f"**Out of distribution — prediction not reliable.** {prediction.file} looks unlike the training "
+                 "data, so the class, probabilities and heat map below should not be trusted: "
+                 + "; ".join(prediction.ood.reasons) + ".")
+    left, middle, right = st.columns(3)
+    left.image(display_image(prediction.image, 256), caption=f"{prediction.file}", width="stretch")
+    caption = f"{EXPLAINERS[method][0]} for {prediction.label}"
+    middle.image(overlay(prediction.image, prediction.heat, opacity), width="stretch",
+                 caption=caption + (" — unreliable: the image is out of distribution" if flagged else ""))
+    probabilities = pd.DataFrame({"class": list(prediction.probabilities),
+                                  "probability": list(prediction.probabilities.values())})
+    chart = px.bar(probabilities, x="probability", y="class", orientation="h", range_x=[0, 1],
+                   title=f"Predicted: {prediction.label}")
+    chart.update_layout(height=240, margin=dict(t=40, b=10, l=10, r=10))
+    if flagged:  # greyed, and labelled across the bars
+        chart.update_traces(marker_color="lightgrey", opacity=0.6)
+        chart.add_annotation(text="NOT RELIABLE: out of distribution", x=0.5, y=0.5, xref="paper", yref="paper",
+                             showarrow=False, font=dict(color="firebrick", size=14), bgcolor="rgba(255,255,255,0.8)")
+    right.plotly_chart(chart, width="stretch", key=f"{key}-bars")

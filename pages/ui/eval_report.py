@@ -11,8 +11,9 @@ import streamlit as st
 from scipy.special import softmax
 
 from core.data.store import Dataset
+from core.evaluate.intervals import CI_METHODS, DEFAULT_CI_METHOD, METHOD_TEXT, proportion_ci, with_ci_method
 from core.evaluate.metrics import binary_operating_point
-from core.evaluate.report import load_predictions
+from core.evaluate.report import load_predictions, report_warnings
 from pages.ui.charts import LAYOUT
 from pages.ui.images import display_image
 
@@ -21,9 +22,18 @@ GALLERY_COLUMNS = 6
 
 def render_report(report: dict[str, Any], dataset: Dataset, folder, key: str) -> None:
     metrics = report["metrics"]
-    st.markdown(f"**Held-out test split: {report['n_test']} images**, best epoch's weights; 95% bootstrap "
-                "confidence intervals.")
-    st.dataframe(_headline_table(metrics["headline"]), hide_index=True, width="stretch")
+    for warning in report_warnings(report):  # before any number, so none is read without it
+        st.warning(warning, icon="⚠️")
+    st.markdown(f"**Held-out test split: {report['n_test']} images**, best epoch's weights; 95% confidence "
+                "intervals, each with its method.")
+    left, right = st.columns([2, 3])
+    method = left.radio("Intervals for proportions", list(CI_METHODS), horizontal=True, key=f"{key}-ci",
+                        index=list(CI_METHODS).index(metrics.get("ci_method", DEFAULT_CI_METHOD)),
+                        format_func=lambda m: METHOD_TEXT[m])
+    right.caption("Accuracy, sensitivity, specificity, PPV and NPV are proportions: Wilson's score interval, or "
+                  "Clopper-Pearson's exact one (wider, never below 95% coverage). Balanced accuracy combines the "
+                  "per-class intervals (MOVER, Zou & Donner 2008). AUC, F1 and the rest: percentile bootstrap.")
+    st.dataframe(_headline_table(with_ci_method(metrics["headline"], method)), hide_index=True, width="stretch")
     if report["task"] == "multilabel":
         st.dataframe(pd.DataFrame(metrics["per_label"]), hide_index=True, width="stretch")
         _curves(report)
@@ -33,14 +43,17 @@ def render_report(report: dict[str, Any], dataset: Dataset, folder, key: str) ->
     _confusion(metrics, predictions, report["classes"], dataset, key)
     _curves(report)
     if len(report["classes"]) == 2:
-        _threshold(predictions, report, key)
+        _threshold(predictions, report, key, method)
     _calibration(report["calibration"])
     _top_losses(report["top_losses"], dataset)
 
 
 def _headline_table(headline: dict[str, Any]) -> pd.DataFrame:
     rows = [{"metric": name.replace("_", " "), "value": value["value"], "95% CI low": value["ci_low"],
-             "95% CI high": value["ci_high"]} for name, value in headline.items() if isinstance(value, dict)]
+             "95% CI high": value["ci_high"],
+             "CI method": METHOD_TEXT.get(value.get("method", "bootstrap"), value.get("method"))
+             + (f" ({value['successes']}/{value['trials']})" if "trials" in value else "")}
+            for name, value in headline.items() if isinstance(value, dict)]
     return pd.DataFrame(rows).round(4)
 
 
@@ -85,21 +98,30 @@ def _curves(report: dict[str, Any]) -> None:
     right.plotly_chart(pr, width="stretch", key="pr-chart")
 
 
-def _threshold(predictions: dict, report: dict, key: str) -> None:
+def _threshold(predictions: dict, report: dict, key: str, method: str) -> None:
     positive = report["classes"][1]
     scores = softmax(predictions["logits"], axis=1)
     threshold = st.slider(f"Decision threshold for '{positive}'", 0.0, 1.0, 0.5, 0.01, key=f"{key}-threshold")
     point = binary_operating_point(predictions["labels"], scores[:, 1], threshold)
     columns = st.columns(4)
     for column, name in zip(columns, ("sensitivity", "specificity", "ppv", "npv")):
-        column.metric(name.upper() if len(name) == 3 else name.title(), f"{point[name]:.3f}")
+        hits, total = {"sensitivity": ("tp", "fn"), "specificity": ("tn", "fp"), "ppv": ("tp", "fp"),
+                       "npv": ("tn", "fn")}[name]
+        low, high = proportion_ci(point[hits], point[hits] + point[total], method)
+        column.metric(name.upper() if len(name) == 3 else name.title(), f"{point[name]:.3f}",
+                      help=f"95% {METHOD_TEXT[method]} interval {low:.3f}-{high:.3f} "
+                           f"({point[hits]}/{point[hits] + point[total]})")
+        column.caption(f"95% CI {low:.3f}-{high:.3f}")
     st.dataframe(pd.DataFrame(point["confusion_matrix"], index=[f"true {c}" for c in report["classes"]],
                               columns=[f"predicted {c}" for c in report["classes"]]), width="content")
 
 
 def _calibration(calibration: dict[str, Any]) -> None:
+    applied = calibration.get("applied", True)  # reports stored before this key existed always applied T
+    parts = [("before", calibration["before"])] + ([("after temperature scaling", calibration["after"])] if applied
+                                                   else [])
     figure = go.Figure()
-    for label, part in (("before", calibration["before"]), ("after temperature scaling", calibration["after"])):
+    for label, part in parts:
         bins = [b for b in part["reliability"]["bins"] if b["count"]]
         figure.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
                            name=f"{label} (ECE {part['ece']:.3f})")
@@ -108,6 +130,12 @@ def _calibration(calibration: dict[str, Any]) -> None:
                          **LAYOUT)
     left, right = st.columns([2, 1])
     left.plotly_chart(figure, width="stretch", key="calibration-chart")
+    if not applied:
+        right.markdown("**Temperature scaling: not applied**")
+        right.caption(f"{calibration['note']} Expected calibration error on test {calibration['before']['ece']:.3f}, "
+                      f"log loss {calibration['before']['nll']:.3f}. Predictions on the Predict tab use the "
+                      "uncalibrated probabilities.")
+        return
     right.markdown(f"**Temperature scaling** (fitted on validation): T = {calibration['temperature']:.2f}")
     right.caption(f"Expected calibration error {calibration['before']['ece']:.3f} → {calibration['after']['ece']:.3f}; "
                   f"log loss {calibration['before']['nll']:.3f} → {calibration['after']['nll']:.3f}; accuracy unchanged. "

@@ -21,6 +21,9 @@ def test_report_tab_shows_metrics_confusion_curves_and_calibration(trained):
     headline = at.dataframe[0].value
     accuracy = headline[headline["metric"] == "accuracy"].iloc[0]
     assert accuracy["value"] >= 0.95 and accuracy["95% CI low"] <= accuracy["value"] <= accuracy["95% CI high"]
+    assert accuracy["CI method"].startswith("Wilson score (") and accuracy["CI method"].endswith("/458)")
+    assert headline[headline["metric"] == "roc auc"].iloc[0]["CI method"] == "percentile bootstrap"
+    assert not any("test split holds only" in w.value for w in at.warning)   # 458 test images, 114 or more a class
     titles = " ".join(str(c.proto.spec) for c in at.get("plotly_chart"))
     for title in ("Confusion matrix", "ROC", "Precision-recall", "Reliability diagram"):
         assert title in titles
@@ -38,11 +41,70 @@ def test_predict_tab_flags_a_colour_photo_and_classifies_a_dicom(trained):
                                           ("ct.dcm", dicom, "application/dicom")]).run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value
+    assert list(table.columns[:5]) == ["out_of_distribution", "ood_reason", "file", "frame", "prediction"]
     assert list(table["file"]) == ["photo.png", "ct.dcm"]
-    assert table.loc[0, "ood"] and "colour" in table.loc[0, "ood_reasons"]
-    assert any("photo.png looks unlike the training data" in w.value for w in at.warning)
+    assert table.loc[0, "out_of_distribution"] and "colour" in table.loc[0, "ood_reason"]
     assert len(at.get("image")) >= 4  # each file: what the model saw and its overlay
     assert at.get("download_button")
+    # the warning comes first: a summary above the table, then one above the photo's own result
+    order = list(walk(at.main))
+    first = lambda kind, text="": next(i for i, e in enumerate(order)  # noqa: E731
+                                       if e.type == kind and text in str(getattr(e, "value", "")))
+    assert "Out of distribution" in order[first("error", "photo.png")].value
+    assert first("error", "photo.png") < first("dataframe")
+    photo_error = first("error", "Out of distribution — prediction not reliable.** photo.png")
+    photo_image = next(i for i, e in enumerate(order) if e.type == "image" and i > photo_error)
+    assert first("plotly_chart") > photo_image > photo_error
+    captions = " ".join(" ".join(e.captions) for e in at.get("image"))
+    assert "unreliable: the image is out of distribution" in captions
+    photo_chart = str(at.get("plotly_chart")[0].proto.spec)
+    assert "NOT RELIABLE: out of distribution" in photo_chart and "lightgrey" in photo_chart
+
+
+def walk(node):
+    """Every element under `node`, in the order the page shows them."""
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for index in sorted(children):
+        yield from walk(children[index])
+
+
+def test_report_warns_first_when_the_test_split_is_small(trained, monkeypatch):
+    import core.evaluate.report as report_module
+
+    stored = report_module.load_report
+
+    def small(folder):   # the phantom report as if its test split were small (and stored before "warnings")
+        report = stored(folder)
+        report.pop("warnings", None)
+        report["n_test"] = report["metrics"]["n"] = 24
+        report["metrics"]["per_class"][2]["support"] = 6
+        report["calibration"] |= {"applied": False, "temperature": 1.0, "fitted_temperature": None,
+                                  "note": "Validation split too small to calibrate (40 images, fewer than 50); "
+                                          "temperature scaling not applied."}
+        return report
+
+    monkeypatch.setattr(report_module, "load_report", small)
+    at = open_page(PAGE)
+    warnings = [w.value for w in at.warning]
+    assert "only 24 images" in warnings[0] and "uncertain" in warnings[0]
+    assert any("class 'cavity' (6 test images)" in w for w in warnings)
+    assert any(w.startswith("Validation split too small to calibrate (40 images") for w in warnings)
+    order = list(walk(at.main))
+    assert min(i for i, e in enumerate(order) if e.type == "warning") < \
+        min(i for i, e in enumerate(order) if e.type == "dataframe")
+    assert "Temperature scaling: not applied" in texts(at)
+
+
+def test_report_intervals_switch_to_clopper_pearson(trained):
+    at = open_page(PAGE)
+    wilson = at.dataframe[0].value.set_index("metric").loc["accuracy"]
+    at.radio(key=f"report-{trained.run_id}-ci").set_value("clopper-pearson").run()
+    exact = at.dataframe[0].value.set_index("metric").loc["accuracy"]
+    assert exact["CI method"].startswith("Clopper-Pearson exact") and exact["value"] == wilson["value"]
+    assert exact["95% CI low"] <= wilson["95% CI low"]
 
 
 def test_explain_export_and_compare_tabs(trained):

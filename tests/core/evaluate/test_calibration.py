@@ -8,7 +8,9 @@ from scipy.special import softmax
 from sklearn.metrics import log_loss
 
 from core.errors import UserError
-from core.evaluate.calibration import apply_temperature, calibration_summary, fit_temperature, reliability_diagram
+from core.evaluate.calibration import (MIN_VAL_EVENTS, MIN_VAL_IMAGES, PLAUSIBLE_T, T_BOUNDS, apply_temperature,
+                                      calibration_summary, fit_temperature, reliability_diagram,
+                                      supported_temperature)
 
 
 def true_logits(n: int, k: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +63,7 @@ def test_temperature_recovers_overconfidence_and_improves_the_test_split() -> No
     assert after["nll"] < before["nll"] and after["ece"] < before["ece"] / 2
     assert after["accuracy"] == before["accuracy"]
     assert after["nll"] == pytest.approx(log_loss(labels_test, softmax(3 * logits_test / summary["temperature"], 1)))
-    assert summary["n_val"] == summary["n_test"] == 3000
+    assert summary["n_val"] == summary["n_test"] == 3000 and summary["applied"] and summary["note"] is None
     assert len(after["reliability"]["bins"]) == 10
     json.dumps(summary)
 
@@ -86,3 +88,60 @@ def test_apply_temperature() -> None:
         fit_temperature(np.full((3, 2), np.nan), np.zeros(3, int))
     with pytest.raises(UserError):
         reliability_diagram(np.zeros(2, int), np.zeros((3, 2)))
+
+
+def with_errors(n: int, errors: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Confident logits (margin 4) for n cases of 3 classes, exactly `errors` of them wrong."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    predicted = labels.copy()
+    predicted[:errors] = (labels[:errors] + 1) % 3
+    logits = rng.normal(scale=0.3, size=(n, 3))
+    logits[np.arange(n), predicted] += 4.0
+    return logits, labels
+
+
+def test_too_small_a_validation_split_is_not_fitted_and_says_so() -> None:
+    logits, labels = with_errors(MIN_VAL_IMAGES - 1, 15)
+    test_logits, test_labels = with_errors(60, 10, seed=1)
+    summary = calibration_summary(logits, labels, test_logits, test_labels)
+    assert summary["temperature"] == 1.0 and not summary["applied"] and summary["fitted_temperature"] is None
+    assert summary["note"] == (f"Validation split too small to calibrate ({MIN_VAL_IMAGES - 1} images, fewer than "
+                               f"{MIN_VAL_IMAGES}); temperature scaling not applied.")
+    assert json.dumps(summary["after"]) == json.dumps(summary["before"])   # NaN bins compare equal as text
+    json.dumps(summary)
+
+
+def test_a_validation_split_without_errors_would_give_an_absurd_t_and_is_not_fitted() -> None:
+    logits, labels = with_errors(200, 0)
+    assert T_BOUNDS[0] <= fit_temperature(logits, labels) < 0.1 < PLAUSIBLE_T[0]   # the "T = 0.05" of the issue
+    temperature, fitted, note = supported_temperature(logits, labels)
+    assert (temperature, fitted) == (1.0, None)
+    assert note == ("Validation split too small to calibrate: only 0 of its 200 images are misclassified (the fit "
+                    f"learns from both and needs at least {MIN_VAL_EVENTS} of each); temperature scaling not applied.")
+
+
+@pytest.mark.parametrize("errors, applied", [(MIN_VAL_EVENTS - 1, False), (MIN_VAL_EVENTS, True)])
+def test_the_error_count_boundary(errors: int, applied: bool) -> None:
+    logits, labels = with_errors(300, errors)
+    temperature, fitted, note = supported_temperature(logits, labels)
+    assert (note is None) == applied
+    if applied:
+        assert temperature == fitted == pytest.approx(fit_temperature(logits, labels))
+        assert PLAUSIBLE_T[0] <= temperature <= PLAUSIBLE_T[1]
+    else:
+        assert temperature == 1.0 and f"only {errors} of its 300 images are misclassified" in note
+
+
+def test_too_few_correct_cases_are_not_fitted_either() -> None:
+    logits, labels = with_errors(100, 97)
+    assert "only 3 of its 100 images are classified correctly" in supported_temperature(logits, labels)[2]
+
+
+def test_an_implausible_fitted_temperature_is_not_applied() -> None:
+    rng = np.random.default_rng(4)
+    logits, labels = 12 * rng.normal(size=(400, 3)), rng.integers(0, 3, 400)   # confident and random: T runs off
+    temperature, fitted, note = supported_temperature(logits, labels)
+    assert temperature == 1.0 and fitted > PLAUSIBLE_T[1]
+    assert note.startswith("The temperature fitted on the validation split (400 images) came out at T = ")
+    assert note.endswith("outside the plausible 0.25-10, so the fit is not trusted; temperature scaling not applied.")

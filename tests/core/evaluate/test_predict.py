@@ -62,7 +62,16 @@ def test_dicom_and_unreadable_files(predictor, tmp_path):
     assert sum(predictions[0].probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert (tmp_path / "ct_cam.png").exists()
     csv = predictions_csv(predictions)
-    assert csv.splitlines()[0].startswith("file,frame,label,p_normal") and "ct.dcm" in csv
+    assert csv.splitlines()[0].startswith("out_of_distribution,ood_reason,file,frame,prediction,p_normal")
+    assert "ct.dcm" in csv
+
+
+def test_the_csv_leads_with_the_out_of_distribution_flag_and_its_reason(predictor):
+    files = [("astronaut.png", png_bytes(skimage.data.astronaut()))]
+    predictions, _ = predict_files(predictor, files)
+    header, row = predictions_csv(predictions).splitlines()
+    assert header.split(",")[:5] == ["out_of_distribution", "ood_reason", "file", "frame", "prediction"]
+    assert row.startswith("True,") and "colour image" in row.split(",astronaut.png,")[0]
 
 
 def test_overlay_is_rgb_uint8():
