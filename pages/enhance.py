@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data.catalog import list_datasets, open_dataset
-from core.enhance.run import enhance
+from core.enhance.run import enhance, is_run_id
 from pages.ui.enhance_compare import render_comparison
 from pages.ui.enhance_input import choose_input
 from pages.ui.enhance_method import choose_method
@@ -35,7 +35,8 @@ if single.open:
             request = (key, method, tuple(sorted(params.items())), scale)
             if st.button("Enhance", type="primary", key="enhance-run"):
                 with st.spinner("Enhancing"):
-                    st.session_state["enhance-result"] = (request, enhance(image, 0, method, params, scale, store),
+                    st.session_state["enhance-result"] = (request, enhance(image, 0, method, params, scale,
+                                                                  store.run_folder(method) if is_run_id(method) else None),
                                                           reference)
             saved = st.session_state.get("enhance-result")
             if saved and saved[0] == request:  # a result for exactly these settings (kept across reruns)

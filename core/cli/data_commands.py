@@ -6,14 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from PIL import Image
-
-from core.data.catalog import list_datasets
-from core.data.importer import NothingImported, import_paths
-from core.data.preprocess import RESIZE_POLICIES, Preprocessing
-from core.data.readers import read_medical_image
-from core.data.windowing import render_8bit, resolve_window
+from core.data.preprocess import INTENSITY_POLICIES, RESIZE_POLICIES, Preprocessing
 from core.errors import UserError
+
+# Readers, the importer and Pillow are imported by the commands that use them, so `datasets` and `--help`
+# start without them (see tests/core/cli/test_cli_imports.py).
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -26,10 +23,22 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     imp.add_argument("--name", help="dataset name (default: the file or folder name)")
     imp.add_argument("--labels", type=Path, metavar="CSV", help="CSV of filename,label (several labels: a|b)")
-    imp.add_argument("--label-column", help="the CSV column holding the labels (default: 'label')")
+    imp.add_argument("--label-column", help="the CSV column holding the labels (default: a recognised name such "
+                                            "as label, 'Finding Labels', class, diagnosis)")
+    imp.add_argument("--file-column", help="the CSV column naming the image files (default: a recognised name "
+                                           "such as filename, 'Image Index', path)")
+    imp.add_argument("--patient-column", help="the CSV column naming the patient, so no patient spans two splits "
+                                              "(default: a recognised name such as 'Patient ID', subject, case_id; "
+                                              "'' for none; DICOM files group by PatientID by themselves)")
     imp.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
     imp.add_argument("--channels", type=int, choices=(1, 3), help="1 greyscale or 3 RGB (default: from the data)")
-    imp.add_argument("--resize", choices=sorted(RESIZE_POLICIES), default="pad", help="how to make images square")
+    imp.add_argument("--resize", choices=sorted(RESIZE_POLICIES), help="how to make images square (default pad; "
+                     "tile: native-resolution patches of --size px)")
+    imp.add_argument("--intensity", choices=sorted(INTENSITY_POLICIES), help="window (default) or full_range: each "
+                     "file's full sample range scaled to 0-1, no window")
+    imp.add_argument("--for", dest="purpose", choices=("classification", "restoration"), default="classification",
+                     help="restoration: keep native resolution and intensities (--resize tile --intensity "
+                          "full_range; --size is the patch size)")
     imp.add_argument("--window", default="default", help="greyscale window: default, a preset, or C,W")
     imp.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
     imp.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -46,6 +55,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 def run_datasets(args: argparse.Namespace) -> int:
     from core.cli import print_json
+    from core.data.catalog import list_datasets
 
     infos = list_datasets(args.workspace)
     if args.json:
@@ -59,8 +69,9 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     from core.cli import print_json
+    from core.data.importer import NothingImported, import_paths
 
-    prep = Preprocessing(size=args.size, channels=args.channels, resize=args.resize, window=args.window)
+    prep = _preprocessing(args)
     if args.labels and not args.labels.is_file():
         raise UserError(f"The labels file {args.labels} does not exist.")
 
@@ -70,7 +81,8 @@ def run_import(args: argparse.Namespace) -> int:
 
     try:
         summary = import_paths(args.workspace, args.paths, args.name, prep, args.labels, args.label_column,
-                               args.seed, progress)
+                               args.seed, progress, file_column=args.file_column,
+                               patient_column=args.patient_column)
     except NothingImported as error:
         if args.json:  # the reasons still matter to a script
             print_json({"dataset_id": None, "images": 0, "skipped": [s.as_dict() for s in error.skipped]})
@@ -82,15 +94,39 @@ def run_import(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(f"Imported {summary.images} images from {summary.files} files as '{summary.dataset_id}' "
           f"({summary.task}; classes: {', '.join(summary.classes) or 'none'}).")
+    patients = summary.patients_per_split
     for split, count in summary.counts.items():
-        print(f"  {split:5} {count}")
+        grouped = f" images, {patients[split]} patient{'s' * (patients[split] != 1)}" if split in patients else ""
+        print(f"  {split:5} {count}{grouped}")
+    print(f"  patients grouped by {summary.grouped_by}" if summary.grouped_by else "  patients not grouped")
+    for line in summary.preprocessing[:3]:  # size, channels, intensity: what the arrays hold
+        print(f"  {line}")
+    for warning in summary.warnings:
+        print(f"  warning: {warning}")
     for skipped in summary.skipped:
         print(f"  skipped {skipped['file']}: {skipped['reason']}")
     return 0
 
 
+def _preprocessing(args: argparse.Namespace) -> Preprocessing:
+    """The import policy: classification defaults, or native resolution and intensities for restoration."""
+    restoration = args.purpose == "restoration"
+    if restoration and args.resize not in (None, "tile"):
+        raise UserError(f"--for restoration keeps native resolution (--resize tile), not --resize {args.resize}.")
+    if restoration and args.intensity not in (None, "full_range"):
+        raise UserError("--for restoration keeps each file's own intensities (--intensity full_range), not a window.")
+    intensity = args.intensity or ("full_range" if restoration else "window")
+    if intensity == "full_range" and args.window != "default":
+        raise UserError("--window does not apply with full-range intensities: values keep the file's own scale.")
+    resize = args.resize or ("tile" if restoration else "pad")
+    return Preprocessing(size=args.size, channels=args.channels, resize=resize, window=args.window,
+                         intensity=intensity)
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     from core.cli import print_json
+    from core.data.readers import read_medical_image
+    from core.data.windowing import frame_window, render_8bit, resolve_window
 
     if not args.file.is_file():
         raise UserError(f"{args.file} does not exist.")
@@ -106,6 +142,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         "frames": image.frame_count, "frame": frame, "modality": image.modality, "photometric": image.photometric,
         "color": image.is_color, "bits": image.bits, "window": window.as_dict(),
         "file_windows": [w.as_dict() for w in image.file_windows],
+        "frame_window": None if image.is_color else frame_window(image, frame, window).as_dict(),  # as this frame gets it
+        "inverted": image.invert and not image.is_color,  # MONOCHROME1 or Presentation LUT Shape INVERSE
         "spacing": list(image.spacing) if image.spacing else None, "warnings": image.warnings,
         "png": str(args.png) if args.png else None,
     }
@@ -118,6 +156,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def _write_png(pixels, out: Path) -> None:
+    from PIL import Image
+
     if out.parent and not out.parent.exists():
         raise UserError(f"The folder {out.parent} does not exist.")
     tmp = out.with_name(f".{out.name}.tmp")

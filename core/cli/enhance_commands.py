@@ -6,15 +6,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
-from core.data.readers import read_medical_image
-from core.data.windowing import to_unit as window_to_unit
 from core.enhance.classical import CLASSICAL_METHODS, method_spec
-from core.enhance.run import enhance, is_run_id, scores
-from core.enhance.writers import enhanced_dicom, png_bytes
 from core.errors import UserError
-from core.evaluate.export import write_atomically
+
+# Readers, writers and trained runs (pydicom, torch) are imported by the command when it runs, so `--help`
+# starts without them (see tests/core/cli/test_cli_imports.py).
 
 OUTPUTS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dcm": "dicom"}
 
@@ -30,12 +27,18 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any method parameter")
     parser.add_argument("--frame", type=int, default=None, help="frame of a multi-frame file (default: middle)")
     parser.add_argument("--reference", type=Path, help="a clean image of the output's size: report PSNR and SSIM")
-    parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="PNG bit depth (TIFF is 16-bit)")
+    parser.add_argument("--bits", type=int, choices=(8, 16), help="PNG/TIFF bit depth (default: the input's own, "
+                        "with its own values; 8 or 16 fill that depth's range)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run_enhance)
 
 
 def run_enhance(args: argparse.Namespace) -> int:
+    from core.data.readers import read_medical_image
+    from core.enhance.run import enhance
+    from core.enhance.writers import enhanced_dicom, native_bits, native_png, native_tiff
+    from core.evaluate.export import write_atomically
+
     fmt = OUTPUTS.get(args.output.suffix.lower())
     if fmt is None:
         raise UserError(f"{args.output.name}: the output must end in .png, .tif, .tiff or .dcm.")
@@ -53,24 +56,30 @@ def run_enhance(args: argparse.Namespace) -> int:
     if fmt == "dicom":
         data = enhanced_dicom(image.dicom, values, description=f"{args.method} ({', '.join(result.notes) or 'MedLab'})",
                               scale=values.shape[0] // result.input.height, frame=result.frame)
-    else:
-        display = window_to_unit(result.output, 0)
-        data = png_bytes(display, args.bits) if fmt == "png" else _tiff16(display)
+    else:  # the input's own values and depth, no display window
+        data = (native_png if fmt == "png" else native_tiff)(values, result.data_range, args.bits)
     write_atomically(args.output, data)
+    rng = result.data_range
+    bits_out = None if fmt == "dicom" else args.bits or (32 if fmt == "tiff" and rng.bits is None else native_bits(rng))
     summary = {"method": args.method, "input": args.input.name, "output": str(args.output), "format": fmt,
                "shape_in": list(result.input.frames.shape[1:]), "shape_out": list(values.shape),
-               "seconds": result.seconds, "params": result.params, "notes": result.notes}
+               "seconds": result.seconds, "params": result.params, "notes": result.notes,
+               "data_range": rng.as_dict(), "bits_out": bits_out,
+               "value_range_out": [float(np.nanmin(values)), float(np.nanmax(values))]}
     if args.reference:
         summary.update(_scores(args.reference, result))
     if args.json:
         print(json.dumps(summary, indent=1, default=float))
     else:
-        extra = f", PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.4f}" if "psnr" in summary else ""
+        extra = (f", PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.4f} on the data range "
+                 f"{rng.describe()}") if "psnr" in summary else ""
         print(f"wrote {args.output} ({values.shape[1]}x{values.shape[0]}) in {result.seconds:.2f} s{extra}")
     return 0
 
 
 def _params(args: argparse.Namespace) -> dict:
+    from core.enhance.run import is_run_id
+
     params: dict = {}
     if is_run_id(args.method):
         if args.sigma is not None or args.param:
@@ -93,18 +102,14 @@ def _params(args: argparse.Namespace) -> dict:
 
 def _scores(path: Path, result) -> dict:
     """PSNR/SSIM of the output, and of the input when it has the reference's size."""
+    from core.data.readers import read_medical_image
+    from core.enhance.run import scores
+
     if not path.is_file():
         raise UserError(f"The reference {path} does not exist.")
     reference = read_medical_image(path.read_bytes(), path.name).frames[0]
-    found = scores(result.output.frames[0], reference)
+    found = scores(result.output.frames[0], reference, result.data_range)  # on the input's data range
     if result.input.frames[0].shape == reference.shape:
-        found.update({f"{k}_input": v for k, v in scores(result.input.frames[0], reference).items()})
+        before = scores(result.input.frames[0], reference, result.data_range)
+        found.update({"psnr_input": before["psnr"], "ssim_input": before["ssim"]})
     return found
-
-
-def _tiff16(unit: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    tifffile.imwrite(buffer, np.clip(np.rint(unit * 65535), 0, 65535).astype(np.uint16))
-    return buffer.getvalue()

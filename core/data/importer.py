@@ -1,8 +1,9 @@
 """Import files into a workspace dataset: the one path used by the Dataset page and `python -m core import`.
 
 Steps: collect sources (folders, ZIPs, uploads) -> labels (CSV or class folders) -> decode and de-identify each
-file -> window and resize every frame -> seeded grouped split -> write the dataset atomically. Each file that
-cannot be used is listed in the summary with the reason; if none can be used, nothing is written.
+file -> window and resize every frame (for restoration: keep each file's full range and cut native-resolution
+patches, see core.data.native) -> seeded grouped split -> write the dataset atomically. Each file that cannot be
+used is listed in the summary with the reason; if none can be used, nothing is written.
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from core.data.deid import Deidentifier
 from core.data.labels import Labels, labels_from_csv, labels_from_folders
 from core.data.medical_image import MedicalImage
 from core.data.medmnist import fetch_medmnist, is_medmnist_npz, store_medmnist_npz
-from core.data.preprocess import Preprocessing, frame_to_unit_square, match_channels, to_storage
+from core.data.native import data_range, native_patches
+from core.data.preprocess import Preprocessing, frame_to_unit, frame_to_unit_square, match_channels, to_storage
 from core.data.readers import read_medical_image, sanitize_filename
 from core.data.sources import Skipped, SourceFile, expand_uploads, path_sources
-from core.data.splits import assign_splits, stratum_of
+from core.data.splits import SPLITS, assign_splits, stratum_of
 from core.data.store import DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
 from core.errors import UserError
 from core.settings import workspace_secret
@@ -52,6 +54,8 @@ class ImportSummary:
     skipped: list[dict]
     preprocessing: list[str]
     warnings: list[str] = field(default_factory=list)
+    grouped_by: str | None = None  # what kept a patient's images in one split: "CSV column 'Patient ID'", ...
+    patients_per_split: dict[str, int] = field(default_factory=dict)  # split -> patients ({} when ungrouped)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -68,15 +72,19 @@ class _Decoded:
 
 def import_paths(workspace: str, paths: list[Path], name: str | None = None, prep: Preprocessing | None = None,
                  labels_csv: Path | None = None, label_column: str | None = None, seed: int = 0,
-                 progress: Progress | None = None) -> ImportSummary:
-    """Command-line import of folders, ZIPs and single files (DICOM, NIfTI, images, a MedMNIST .npz)."""
+                 progress: Progress | None = None, *, file_column: str | None = None,
+                 patient_column: str | None = None) -> ImportSummary:
+    """Command-line import of folders, ZIPs and single files (DICOM, NIfTI, images, a MedMNIST .npz).
+
+    The column arguments name the labels CSV's columns (see `core.data.labels.labels_from_csv`).
+    """
     if len(paths) == 1 and is_medmnist_npz(paths[0]):
         return _medmnist_summary(store_medmnist_npz(workspace, paths[0], name=name))
     sources, skipped = path_sources(paths)
     csv = (labels_csv.name, labels_csv.read_bytes()) if labels_csv else None
     default_name = paths[0].stem if len(paths) == 1 else "imported"
     return import_sources(workspace, sources, skipped, name or default_name, prep or Preprocessing(), csv,
-                          label_column, seed, progress)
+                          label_column, seed, progress, file_column=file_column, patient_column=patient_column)
 
 
 def import_medmnist(workspace: str, flag: str, size: int) -> ImportSummary:
@@ -91,18 +99,20 @@ def _medmnist_summary(info: DatasetInfo) -> ImportSummary:
 
 def import_uploads(workspace: str, uploads: list[tuple[str, bytes]], name: str, prep: Preprocessing,
                    labels_csv: tuple[str, bytes] | None = None, label_column: str | None = None, seed: int = 0,
-                   progress: Progress | None = None) -> ImportSummary:
+                   progress: Progress | None = None, *, file_column: str | None = None,
+                   patient_column: str | None = None) -> ImportSummary:
     """Browser uploads: files, ZIPs of class folders or a folder upload, optionally with a labels CSV."""
     if not uploads:
         raise UserError("Choose at least one file to import.")
     sources, skipped = expand_uploads(uploads)
-    return import_sources(workspace, sources, skipped, name, prep, labels_csv, label_column, seed, progress)
+    return import_sources(workspace, sources, skipped, name, prep, labels_csv, label_column, seed, progress,
+                          file_column=file_column, patient_column=patient_column)
 
 
 def import_sources(workspace: str, sources: list[SourceFile], skipped: list[Skipped], name: str,
                    prep: Preprocessing, labels_csv: tuple[str, bytes] | None = None,
-                   label_column: str | None = None, seed: int = 0, progress: Progress | None = None
-                   ) -> ImportSummary:
+                   label_column: str | None = None, seed: int = 0, progress: Progress | None = None, *,
+                   file_column: str | None = None, patient_column: str | None = None) -> ImportSummary:
     report = progress or (lambda fraction, message: None)
     name = name.strip() or "imported"
     skipped = list(skipped)
@@ -115,8 +125,13 @@ def import_sources(workspace: str, sources: list[SourceFile], skipped: list[Skip
     if not sources:
         raise NothingImported("There are no image files to import.", skipped)
 
+    named = [f"--{flag}-column" for flag, value in (("file", file_column), ("label", label_column),
+                                                   ("patient", patient_column)) if value]
+    if named and not labels_csv:
+        raise UserError(f"{' and '.join(named)} name columns of a labels CSV, but no labels CSV was given.")
     if labels_csv:
-        labels, sources, label_skips = labels_from_csv(labels_csv[1], labels_csv[0], sources, label_column)
+        labels, sources, label_skips = labels_from_csv(labels_csv[1], labels_csv[0], sources, label_column,
+                                                       file_column=file_column, patient_column=patient_column)
     else:
         labels, sources, label_skips = labels_from_folders(sources)
     skipped += label_skips
@@ -161,18 +176,19 @@ def _decode_all(sources: list[SourceFile], labels: Labels, secret: bytes, skippe
 
 def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, prep: Preprocessing, seed: int,
            skipped: list[Skipped], warnings: list[str]) -> ImportSummary:
+    decoded = _large_enough(decoded, prep, skipped)
     channels = prep.channels or (3 if any(d.image.is_color for d in decoded) else 1)
     dtype = np.uint16 if any(d.image.bits > 8 for d in decoded) else np.uint8
     arrays, rows, per_item_labels = [], [], []
     for item in decoded:
         for frame in range(item.image.frame_count):
-            unit = match_channels(frame_to_unit_square(item.image, frame, prep), channels)
-            arrays.append(to_storage(unit, dtype))
-            suffix = f"#{frame + 1}" if item.image.frame_count > 1 else ""
-            rows.append({"name": item.stored_as + suffix, "file": item.stored_as, "frame": frame,
-                         "label": "|".join(item.labels), "group": item.group, "format": item.image.format,
-                         "width": item.image.width, "height": item.image.height})
-            per_item_labels.append(item.labels)
+            for unit, at in _frame_units(item.image, frame, prep):
+                arrays.append(to_storage(match_channels(unit, channels), dtype))
+                suffix = f"#{frame + 1}" if item.image.frame_count > 1 else ""
+                rows.append({"name": item.stored_as + suffix + at, "file": item.stored_as, "frame": frame,
+                             "label": "|".join(item.labels), "group": item.group, "format": item.image.format,
+                             "width": item.image.width, "height": item.image.height})
+                per_item_labels.append(item.labels)
     images = np.stack(arrays)
     class_index = {c: i for i, c in enumerate(labels.classes)}
     if labels.kind == "single":
@@ -189,21 +205,88 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
     items = pd.DataFrame(rows)
     items.insert(4, "split", splits)
     split_counts, class_counts = count_by_split(task, labels.classes, label_array, splits)
+    grouped_by, patients_per_split, group_warnings = _grouping(decoded, labels, groups, splits)
 
     dataset_id = new_dataset_id(name)
-    policy = Preprocessing(prep.size, channels, prep.resize, prep.window)
+    policy = Preprocessing(prep.size, channels, prep.resize, prep.window, prep.intensity)
     info = DatasetInfo(
         id=dataset_id, name=name, task=task, classes=labels.classes, size=prep.size, channels=channels,
         num_images=len(rows), split_counts=split_counts, class_counts=class_counts, source="upload",
         preprocessing={**policy.as_dict(), "dtype": np.dtype(dtype).name, "labels_from": labels.origin,
-                       "split_seed": seed},
+                       "split_seed": seed, "grouped_by": grouped_by, "patients_per_split": patients_per_split,
+                       **_value_ranges(decoded, prep)},
         skipped=[s.as_dict() for s in skipped],
         description=f"Imported from {len(decoded)} files.",
     )
     files = {item.stored_as: _original_bytes(item) for item in decoded if item.image.format != "nifti"}
     write_dataset(datasets_dir(workspace) / dataset_id, info, images, label_array, items, files)
     return ImportSummary(dataset_id, name, task, len(rows), len(decoded), labels.classes, split_counts,
-                         class_counts, [s.as_dict() for s in skipped], policy.describe(), warnings)
+                         class_counts, [s.as_dict() for s in skipped], policy.describe(), group_warnings + warnings,
+                         grouped_by=grouped_by, patients_per_split=patients_per_split)
+
+
+def _grouping(decoded: list[_Decoded], labels: Labels, groups: np.ndarray, splits: np.ndarray
+              ) -> tuple[str | None, dict[str, int], list[str]]:
+    """What kept each patient's images in one split, patients per split, and plain warnings where nothing
+    (or not every file) named a patient. A file without a patient is split as a group of its own frames."""
+    by_csv = sum(1 for d in decoded if d.source.path in labels.patients)
+    by_dicom = sum(1 for d in decoded if d.source.path not in labels.patients and d.image.patient_key)
+    keys = ([f"CSV column '{labels.patient_column}'"] if by_csv else []) + (["DICOM PatientID"] if by_dicom else [])
+    grouped_by = " and ".join(keys) or None
+    warnings: list[str] = []
+    if grouped_by is None:
+        where = f"in {labels.csv_name}" if labels.origin == "csv" else "(no labels CSV with one, no DICOM PatientID)"
+        warnings.append(f"No patient column was found {where}, so images of one patient may sit in different "
+                        "splits; name it with --patient-column (on the Dataset page: Patient column).")
+        patients_per_split: dict[str, int] = {}
+    else:
+        named = np.array([not str(group).startswith("file:") for group in groups])
+        patients_per_split = {split: len(set(groups[named & (splits == split)])) for split in SPLITS}
+        missing = len(decoded) - by_csv - by_dicom
+        if missing:
+            warnings.append(f"{missing} of {len(decoded)} files name no patient ({grouped_by} is empty or absent "
+                            "for them), so each of those files is split as a patient of its own.")
+    empty = [split for split in SPLITS[1:] if not (splits == split).any()]
+    if empty:
+        warnings.append(f"The {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty: "
+                        f"{len(set(groups))} patients or ungrouped files are too few to hold any out.")
+    return grouped_by, patients_per_split, warnings
+
+
+def _large_enough(decoded: list[_Decoded], prep: Preprocessing, skipped: list[Skipped]) -> list[_Decoded]:
+    """Native-resolution patches ("tile") need images at least one patch wide: smaller ones are skipped."""
+    if prep.resize != "tile":
+        return decoded
+    kept = [d for d in decoded if min(d.image.height, d.image.width) >= prep.size]
+    for d in decoded:
+        if min(d.image.height, d.image.width) < prep.size:
+            skipped.append(Skipped(d.source.path, f"is {d.image.width}x{d.image.height} pixels, smaller than the "
+                                                  f"{prep.size}-pixel patches; choose a smaller patch size"))
+    if not kept:
+        raise NothingImported(f"No image is at least {prep.size}x{prep.size} pixels, the patch size chosen: "
+                              "choose a smaller size.", skipped)
+    return kept
+
+
+def _frame_units(image: MedicalImage, frame: int, prep: Preprocessing) -> list[tuple[np.ndarray, str]]:
+    """One frame as stored arrays in [0, 1] with a name suffix: one resized square, or every native patch."""
+    if prep.resize != "tile":
+        return [(frame_to_unit_square(image, frame, prep), "")]
+    return [(patch, f"@{top},{left}") for patch, top, left in native_patches(frame_to_unit(image, frame, prep),
+                                                                             prep.size)]
+
+
+def _value_ranges(decoded: list[_Decoded], prep: Preprocessing) -> dict:
+    """For intensity "full_range": each distinct data range the files were scaled by (how outputs map back)."""
+    if prep.intensity != "full_range":
+        return {}
+    counts: dict[tuple, int] = {}
+    for item in decoded:
+        rng = data_range(item.image)
+        key = (rng.low, rng.high, rng.basis)
+        counts[key] = counts.get(key, 0) + 1
+    return {"value_ranges": [{"low": low, "high": high, "basis": basis, "files": n}
+                             for (low, high, basis), n in counts.items()]}
 
 
 def _original_bytes(item: _Decoded) -> bytes:

@@ -16,11 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import median_filter
-from skimage.color import hsv2rgb, rgb2hsv
-from skimage.exposure import equalize_adapthist, equalize_hist
-from skimage.filters import unsharp_mask
-from skimage.restoration import denoise_bilateral, denoise_nl_means, denoise_tv_chambolle, estimate_sigma
+from skimage import color, exposure, filters, restoration  # lazy modules: each filter loads when first called
 
 from core.enhance.tiling import needs_tiling, process_tiled
 from core.errors import UserError
@@ -28,6 +24,7 @@ from core.errors import UserError
 Kind = Literal["denoise", "contrast", "sharpen", "upscale"]
 UPSCALES = (2, 4)
 _MIN_SIGMA = 1e-4  # an estimate of zero (a noiseless image) would divide by zero in the filters
+_NOISE_PARAMS = ("sigma", "sigma_color")  # fractions of the value range (see run_classical's noise_unit)
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,7 @@ def validate_params(method: str, params: dict[str, Any] | None = None) -> dict[s
 
 def estimate_noise(unit: np.ndarray) -> float:
     """Gaussian noise sigma of a [0, 1] image (wavelet MAD, Donoho & Johnstone 1994), averaged over channels."""
-    sigma = estimate_sigma(unit, average_sigmas=True, channel_axis=_axis(unit))
+    sigma = restoration.estimate_sigma(unit, average_sigmas=True, channel_axis=_axis(unit))
     return float(sigma) if np.isfinite(sigma) else 0.0
 
 
@@ -197,8 +194,9 @@ def _axis(img: np.ndarray) -> int | None:
 
 
 def _nl_means(img: np.ndarray, p: dict[str, Any], scale: int) -> np.ndarray:
-    return denoise_nl_means(img, patch_size=p["patch_size"], patch_distance=p["patch_distance"], h=p["h"] * p["sigma"],
-                            sigma=p["sigma"], fast_mode=True, channel_axis=_axis(img))
+    return restoration.denoise_nl_means(img, patch_size=p["patch_size"], patch_distance=p["patch_distance"],
+                                        h=p["h"] * p["sigma"], sigma=p["sigma"], fast_mode=True,
+                                        channel_axis=_axis(img))
 
 
 def _bm3d(img: np.ndarray, p: dict[str, Any], scale: int) -> np.ndarray:
@@ -217,15 +215,22 @@ def _bm3d(img: np.ndarray, p: dict[str, Any], scale: int) -> np.ndarray:
 
 def _clahe(img: np.ndarray, p: dict[str, Any], scale: int) -> np.ndarray:
     kernel = tuple(max(1, math.ceil(n / p["tiles"])) for n in img.shape[:2])
-    return equalize_adapthist(img, kernel_size=kernel, clip_limit=p["clip_limit"], nbins=p["nbins"])  # RGB: HSV value
+    # RGB: equalised on the HSV value
+    return exposure.equalize_adapthist(img, kernel_size=kernel, clip_limit=p["clip_limit"], nbins=p["nbins"])
 
 
 def _hist_eq(img: np.ndarray, p: dict[str, Any], scale: int) -> np.ndarray:
     if img.ndim == 2:
-        return equalize_hist(img, nbins=p["nbins"])
-    hsv = rgb2hsv(img)  # equalise brightness only, so hues do not shift
-    hsv[..., 2] = equalize_hist(hsv[..., 2], nbins=p["nbins"])
-    return hsv2rgb(hsv)
+        return exposure.equalize_hist(img, nbins=p["nbins"])
+    hsv = color.rgb2hsv(img)  # equalise brightness only, so hues do not shift
+    hsv[..., 2] = exposure.equalize_hist(hsv[..., 2], nbins=p["nbins"])
+    return color.hsv2rgb(hsv)
+
+
+def _median(img: np.ndarray, p: dict[str, Any], scale: int) -> np.ndarray:
+    from scipy.ndimage import median_filter  # here, not at the top: scipy.ndimage takes a third of a second
+
+    return median_filter(img, size=(p["size"],) * 2 + (1,) * (img.ndim - 2), mode="reflect")
 
 
 def _resampler(resample: Image.Resampling) -> Callable[[np.ndarray, dict[str, Any], int], np.ndarray]:
@@ -239,14 +244,15 @@ def _resampler(resample: Image.Resampling) -> Callable[[np.ndarray, dict[str, An
 
 _IMPLS: dict[str, Callable[[np.ndarray, dict[str, Any], int], np.ndarray]] = {
     "nl_means": _nl_means,
-    "tv": lambda img, p, scale: denoise_tv_chambolle(img, weight=p["weight"], max_num_iter=p["max_num_iter"],
-                                                     channel_axis=_axis(img)),
-    "bilateral": lambda img, p, scale: denoise_bilateral(img, sigma_color=p["sigma_color"], mode="reflect",
-                                                         sigma_spatial=p["sigma_spatial"], channel_axis=_axis(img)),
+    "tv": lambda img, p, scale: restoration.denoise_tv_chambolle(img, weight=p["weight"], channel_axis=_axis(img),
+                                                                 max_num_iter=p["max_num_iter"]),
+    "bilateral": lambda img, p, scale: restoration.denoise_bilateral(img, sigma_color=p["sigma_color"], mode="reflect",
+                                                                     sigma_spatial=p["sigma_spatial"],
+                                                                     channel_axis=_axis(img)),
     "bm3d": _bm3d,
-    "median": lambda img, p, scale: median_filter(img, size=(p["size"],) * 2 + (1,) * (img.ndim - 2), mode="reflect"),
-    "unsharp": lambda img, p, scale: unsharp_mask(img, radius=p["radius"], amount=p["amount"], preserve_range=True,
-                                                  channel_axis=_axis(img)),
+    "median": _median,
+    "unsharp": lambda img, p, scale: filters.unsharp_mask(img, radius=p["radius"], amount=p["amount"],
+                                                          preserve_range=True, channel_axis=_axis(img)),
     "clahe": _clahe, "hist_eq": _hist_eq,
     "bicubic": _resampler(Image.Resampling.BICUBIC), "lanczos": _resampler(Image.Resampling.LANCZOS),
 }
@@ -274,11 +280,15 @@ def _check_image(image: np.ndarray) -> np.ndarray:
 
 
 def run_classical(method: str, image: np.ndarray, params: dict[str, Any] | None = None, scale: int = 1, *,
-                  tile: int | None = 1024) -> ClassicalResult:
+                  tile: int | None = 1024, noise_unit: float = 1.0) -> ClassicalResult:
     """Apply one method to a float [0, 1] image, reporting the parameter values used and any noise estimate.
 
     Images larger than `tile` pixels in a direction are processed in overlapping tiles (tileable methods only),
     with the noise level estimated once on the whole image so every tile is treated alike.
+
+    `noise_unit` is the fraction of the image's data range that [0, 1] of `image` spans (see core.enhance.run):
+    noise levels (sigma, sigma_color) are given, estimated and reported as fractions of the data range, and
+    divided by it for the filters, so sigma 0.1 means the same noise whether or not the image fills its range.
     """
     spec = method_spec(method)
     if spec.kind == "upscale" and scale not in UPSCALES:
@@ -286,14 +296,19 @@ def run_classical(method: str, image: np.ndarray, params: dict[str, Any] | None 
     if spec.kind != "upscale" and scale != 1:
         raise UserError(f"{spec.title} does not change the image size: use scale 1, not {scale}.")
     values = validate_params(method, params)
+    if not 0 < noise_unit <= 1:
+        raise ValueError(f"noise_unit must be in (0, 1], not {noise_unit}")
+    values = {k: v / noise_unit if k in _NOISE_PARAMS and v is not None else v for k, v in values.items()}
     channel_dim = np.ndim(image) == 3 and np.shape(image)[2] == 1
     img = _check_image(image)
     notes: list[str] = []
     estimated: float | None = None
     if any(v is None for v in values.values()):
         estimated = estimate_noise(img)
-        notes.append(f"Noise sigma estimated from the image: {estimated:.4f} of the value range.")
+        notes.append(f"Noise sigma estimated from the image: {estimated * noise_unit:.4f} of the "
+                     f"{'data' if noise_unit < 1 else 'value'} range.")
         values = {k: max(estimated, _MIN_SIGMA) if v is None else v for k, v in values.items()}
+        estimated *= noise_unit
 
     def fn(part: np.ndarray) -> np.ndarray:
         return np.clip(_IMPLS[method](part, values, scale), 0.0, 1.0).astype(np.float32)
@@ -303,7 +318,8 @@ def run_classical(method: str, image: np.ndarray, params: dict[str, Any] | None 
         out = process_tiled(img, fn, tile=max(tile, 4 * overlap), overlap=overlap, scale=scale)
     else:
         out = fn(img)
-    return ClassicalResult(out[..., None] if channel_dim else out, values, notes, estimated)
+    reported = {k: v * noise_unit if k in _NOISE_PARAMS else v for k, v in values.items()}
+    return ClassicalResult(out[..., None] if channel_dim else out, reported, notes, estimated)
 
 
 def apply_classical(method: str, image: np.ndarray, params: dict[str, Any] | None = None, scale: int = 1) -> np.ndarray:

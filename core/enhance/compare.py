@@ -15,9 +15,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from core.enhance.classical import CLASSICAL_METHODS, apply_classical
 from core.enhance.degrade import Degradation, degrade_image
-from core.jobs.store import write_json
+from core.train.run_folder import REPORT_FILE, write_json
 
-REPORT_FILE = "report.json"
 DENOISERS = ("nl_means", "tv", "bilateral", "median")   # BM3D is left out of automatic tables: tens of seconds each
 UPSCALERS = ("bicubic", "lanczos")
 

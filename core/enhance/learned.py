@@ -3,6 +3,7 @@ overlapping tiles so memory stays bounded for 1024x1024 images and larger."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,8 @@ import torch
 from torch import nn
 
 from core.enhance.tiling import needs_tiling, process_tiled
-from core.jobs.store import RunStore
-from core.jobs.trained import load_trained_run
 from core.models.restoration import build_restorer, restore
+from core.train.run_folder import load_trained_run
 
 TILE = 1024  # one pass up to 1024 x 1024; larger images in tiles of this size (memory stays bounded)
 OVERLAP = 32
@@ -26,13 +26,14 @@ class Restorer:
     card: dict[str, Any]
 
 
-def load_restorer(store: RunStore, run_id: str) -> Restorer:
-    trained = load_trained_run(store, run_id, ("denoise", "super_resolution"),
+def load_restorer(folder: Path) -> Restorer:
+    """The network of the restoration run in `folder` (core.train.run_folder), rebuilt from its model.json."""
+    trained = load_trained_run(folder, ("denoise", "super_resolution"),
                                "is not a restoration model, so it cannot enhance images")
-    card = trained.card
+    card = trained.spec
     model = build_restorer(card["architecture"], card["in_channels"], card["scale"])
     model.load_state_dict(trained.weights)
-    return Restorer(run_id, model.eval(), int(card["scale"]), card)
+    return Restorer(trained.run_id, model.eval(), int(card["scale"]), card)
 
 
 def restore_image(model: nn.Module, image: np.ndarray, scale: int = 1) -> np.ndarray:

@@ -22,6 +22,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, Seco
 from pydicom.valuerep import format_number_as_ds
 
 from core.data.deid import Deidentifier
+from core.data.native import DataRange, to_data_unit
 from core.errors import UserError
 
 # PS3.16 CID 7203 Image Derivation has no code for noise reduction or contrast enhancement: "Smoothing" is the
@@ -70,11 +71,12 @@ def _png_rgb16(samples: np.ndarray) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
-def png_bytes(unit: np.ndarray, bits: int = 8) -> bytes:
+def png_bytes(unit: np.ndarray, bits: int = 8, levels: int | None = None) -> bytes:
     """A PNG of a [0, 1] image, (H, W) greyscale or (H, W, 3) RGB, with 8 or 16 bits per sample.
 
-    8-bit and 16-bit greyscale go through Pillow; 16-bit RGB is encoded here with numpy and zlib, since Pillow
-    only writes 8-bit RGB.
+    Samples are round(unit * levels), levels = 2^bits - 1 unless given (4095 keeps a 12-bit image's own values
+    in a 16-bit PNG). 8-bit and 16-bit greyscale go through Pillow; 16-bit RGB is encoded here with numpy and
+    zlib, since Pillow only writes 8-bit RGB.
     """
     if bits not in (8, 16):
         raise UserError(f"PNG export writes 8 or 16 bits per sample, not {bits}.")
@@ -83,11 +85,46 @@ def png_bytes(unit: np.ndarray, bits: int = 8) -> bytes:
         a = a[..., 0]
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)) or a.size == 0:
         raise UserError(f"PNG export needs a greyscale or RGB image, not one of shape {tuple(a.shape)}.")
-    samples = np.rint(np.clip(np.nan_to_num(a), 0.0, 1.0) * (2**bits - 1)).astype(np.uint8 if bits == 8 else np.uint16)
+    top = min(levels or 2**bits - 1, 2**bits - 1)
+    samples = np.rint(np.clip(np.nan_to_num(a), 0.0, 1.0) * top).astype(np.uint8 if bits == 8 else np.uint16)
     if bits == 16 and a.ndim == 3:
         return _png_rgb16(samples)
     buffer = io.BytesIO()
     Image.fromarray(samples).save(buffer, format="PNG")  # uint8 -> L/RGB, uint16 -> I;16 (16-bit greyscale)
+    return buffer.getvalue()
+
+
+def native_bits(rng: DataRange) -> int:
+    """The PNG/TIFF sample depth that holds an image of data range `rng`: 8 up to 8 bits, else 16."""
+    return 8 if rng.bits is not None and rng.bits <= 8 else 16
+
+
+def native_png(values: np.ndarray, rng: DataRange, bits: int | None = None) -> bytes:
+    """A PNG of values in the image's own units (H, W) or (H, W, 3), at the input's own scale and depth.
+
+    The data range maps to the samples 0 .. 2^b - 1 of the file's own bit depth b (a 16-bit PNG gets its values
+    back exactly, a 12-bit DICOM its stored values in a 16-bit PNG, float data 0..65535); `bits` asks for
+    another depth (8 or 16), filled to its full range.
+    """
+    unit = to_data_unit(values, rng)
+    if bits is None:
+        return png_bytes(unit, native_bits(rng), rng.levels)
+    return png_bytes(unit, bits)
+
+
+def native_tiff(values: np.ndarray, rng: DataRange, bits: int | None = None) -> bytes:
+    """A TIFF of values in the image's own units: integer samples as `native_png` for integer data, float32
+    values as they are for float data (no range to fit), unless `bits` (8 or 16) asks for integers."""
+    import tifffile  # only TIFF output needs it
+
+    buffer = io.BytesIO()
+    if rng.bits is None and bits is None:
+        tifffile.imwrite(buffer, np.asarray(values, dtype=np.float32))
+        return buffer.getvalue()
+    depth = bits or native_bits(rng)
+    top = rng.levels if bits is None else 2**depth - 1
+    samples = np.rint(to_data_unit(values, rng).astype(np.float64) * top).astype(np.uint8 if depth == 8 else np.uint16)
+    tifffile.imwrite(buffer, samples, photometric="rgb" if samples.ndim == 3 else "minisblack")
     return buffer.getvalue()
 
 

@@ -14,16 +14,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from core.data.medical_image import MedicalImage
-from core.data.preprocess import RESIZE_POLICIES, Preprocessing, frame_to_unit_square, match_channels
+from core.data.preprocess import INTENSITY_POLICIES, RESIZE_POLICIES, Preprocessing, frame_to_unit_square, match_channels
 from core.data.readers import read_medical_image
 from core.data.windowing import PRESETS, to_unit
 from core.errors import UserError
 from core.evaluate.explain import class_activation_map, overlay
 from core.evaluate.ood import OODReference, OODResult, check, colourfulness
 from core.evaluate.report import OOD_FILE, load_report
-from core.jobs.store import RunStore
-from core.jobs.trained import load_trained_run
 from core.models import Classifier, build_classifier
+from core.train.run_folder import load_trained_run
 
 
 @dataclass
@@ -61,11 +60,12 @@ class Prediction:
                 "prediction": self.label, **{f"p_{k}": round(v, 6) for k, v in self.probabilities.items()}}
 
 
-def load_predictor(store: RunStore, run_id: str) -> Predictor:
-    """Rebuild a run's network from model.json and its best safetensors weights (nothing is unpickled)."""
-    trained = load_trained_run(store, run_id, ("classification", "multilabel"),
+def load_predictor(folder: Path) -> Predictor:
+    """Rebuild the network of the run in `folder` (see core.train.run_folder; the run store's `run_folder` finds
+    it from a run id) from its rebuild spec, model.json, and its best safetensors weights (nothing is unpickled)."""
+    trained = load_trained_run(folder, ("classification", "multilabel"),
                                "is not a classifier, so it cannot classify images")
-    folder, card = trained.folder, trained.card
+    run_id, card = trained.run_id, trained.spec
     model = build_classifier(card["architecture"], card["in_channels"], len(card["classes"]))
     model.load_state_dict(trained.weights)  # includes the input normalisation
     model.eval()
@@ -74,7 +74,9 @@ def load_predictor(store: RunStore, run_id: str) -> Predictor:
     preprocessing = Preprocessing(  # built-in and MedMNIST data name no file policy: use the defaults for files
         size=int(source.get("size") or card["image_size"]), channels=card["in_channels"],
         resize=source.get("resize") if source.get("resize") in RESIZE_POLICIES else "pad",
-        window=source.get("window") if source.get("window") in ("default", *PRESETS) else "default",
+        window=_window_choice(source.get("window")),
+        # a model trained on full-range data (the file's own values) must see new images the same way
+        intensity=source.get("intensity") if source.get("intensity") in INTENSITY_POLICIES else "window",
     )
     return Predictor(
         run_id=run_id, model=model, classes=card["classes"], multilabel=card["task"] == "multilabel",
@@ -151,3 +153,17 @@ def predictions_csv(predictions: list[Prediction]) -> str:
         writer.writeheader()
         writer.writerows(rows)
     return buffer.getvalue()
+
+
+def _window_choice(saved: object) -> str:
+    """The dataset's window choice ("default", "auto", a preset or "C,W") when a new image can use it, else
+    "default" (built-in data name no window: "generated")."""
+    if not isinstance(saved, str):
+        return "default"
+    if saved in ("default", "auto", *PRESETS):
+        return saved
+    try:
+        center, width = (float(part) for part in saved.replace(";", ",").split(","))
+    except ValueError:
+        return "default"
+    return saved if width > 0 and np.isfinite(center) and np.isfinite(width) else "default"

@@ -11,19 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.store import Dataset
+from core.data.store import Dataset, DatasetInfo
 from core.enhance.degrade import DEGRADATIONS, Degradation, degrade, psnr
 from core.errors import UserError
-from core.models.restoration import RESTORATION_NAMES, build_discriminator, build_restorer
+from core.models.restoration import MIN_PATCH, RESTORATION_NAMES, build_discriminator, build_restorer
 from core.models.ssim import L1SSIMLoss, ssim
-from core.tasks.base import Task
+from core.tasks.base import SingleNetworkTask
 from core.tasks.tensors import SplitTensors, step_seed
 from core.train.config import TrainConfig
 from core.train.optim import Optimization, autocast_dtype
@@ -83,6 +82,9 @@ class RestoreConfig(TrainConfig):
             raise UserError(f"Config field 'adversarial_weight' must be between 0 and 1, not {self.adversarial_weight}.")
         if not 16 <= self.patch_size <= 512 or self.patch_size % 16:
             raise UserError(f"Config field 'patch_size' must be a multiple of 16 from 16 to 512, not {self.patch_size}.")
+        if self.loss == "adversarial" and self.patch_size < MIN_PATCH:
+            raise UserError(f"Config field 'patch_size' must be at least {MIN_PATCH} for adversarial training "
+                            f"(the discriminator's smallest patch), not {self.patch_size}.")
         self.degradation_spec()  # validates sigma and blur
 
     def degradation_spec(self) -> Degradation:
@@ -90,13 +92,22 @@ class RestoreConfig(TrainConfig):
         return Degradation(self.degradation, float(self.sigma), self.blur, scale)
 
 
-class RestoreTask(Task):
+class RestoreTask(SingleNetworkTask):
     monitor = "val_psnr"
     monitor_mode = "max"
 
     def __init__(self, config: RestoreConfig, dataset: Dataset, init_weights: dict[str, torch.Tensor] | None = None
                  ) -> None:
-        info = dataset.info
+        self.monitor = self.check(config, dataset.info)
+        self.config, self.dataset, self.init_weights = config, dataset, init_weights
+        self.monitor_mode = "min" if self.monitor == "val_loss" else "max"
+        self.degradation = config.degradation_spec()
+        self.content_loss = torch.nn.L1Loss() if config.loss == "l1" else L1SSIMLoss(config.ssim_weight)
+
+    @staticmethod
+    def check(config: RestoreConfig, info: DatasetInfo) -> str:
+        """That `config` can be trained on the dataset `info` describes (splits, patch size, monitor), without
+        loading any data; returns the monitored validation metric. Raises UserError otherwise."""
         if not info.split_counts.get("train") or not info.split_counts.get("val"):
             raise UserError(f"Dataset '{info.id}' needs images in both its train and val splits to train.")
         if config.patch_size > info.size:
@@ -104,11 +115,7 @@ class RestoreTask(Task):
                             f"{info.size}-pixel images.")
         if config.monitor and config.monitor not in ("val_psnr", "val_ssim", "val_loss"):
             raise UserError(f"Config field 'monitor' must be val_psnr, val_ssim or val_loss, not '{config.monitor}'.")
-        self.config, self.dataset, self.init_weights = config, dataset, init_weights
-        self.monitor = config.monitor or "val_psnr"
-        self.monitor_mode = "min" if self.monitor == "val_loss" else "max"
-        self.degradation = config.degradation_spec()
-        self.content_loss = torch.nn.L1Loss() if config.loss == "l1" else L1SSIMLoss(config.ssim_weight)
+        return config.monitor or "val_psnr"
 
     def setup(self, device: torch.device) -> None:
         self.device = device
@@ -213,39 +220,45 @@ class RestoreTask(Task):
     def final_report(self) -> dict[str, Any]:
         metrics = self.evaluate("test")
         baseline = "bicubic" if self.degradation.scale > 1 else "degraded input"
-        return {**metrics, "test_baseline": baseline, "degradation": self.degradation.describe()}
+        kept = training_intensity(self.dataset.info)
+        resolution = "native" if kept["native_resolution"] else f"resized on import ({kept['resize'] or 'unknown'})"
+        return {**metrics, "test_baseline": baseline, "degradation": self.degradation.describe(),
+                "training_resolution": resolution, "training_intensity": kept["intensity"]}
 
-    def write_report(self, folder: Path) -> None:
-        from core.enhance.compare import restoration_report  # enhancement builds on tasks, not the reverse
-
-        restoration_report(self, folder)
-
+    # --- state: the network's and its optimiser's from SingleNetworkTask, plus the discriminator's -----------
     def state_dict(self) -> dict[str, Any]:
-        state = {"model": self.model.state_dict(), "optimization": self.optimization.state_dict()}
+        state = super().state_dict()
         if self.discriminator is not None:
             state["discriminator"] = self.discriminator.state_dict()
             state["disc_optimization"] = self.disc_optimization.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any], replay: tuple[int, int] | None = None) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimization.load_state_dict(state["optimization"], replay)
+        super().load_state_dict(state, replay)
         if self.discriminator is not None:
             self.discriminator.load_state_dict(state["discriminator"])
             self.disc_optimization.load_state_dict(state["disc_optimization"], replay)
 
-    def weights(self) -> dict[str, torch.Tensor]:
-        return self.model.state_dict()
-
-    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(weights)
-
-    def model_card(self) -> dict[str, Any]:
+    def rebuild_spec(self) -> dict[str, Any]:
         info = self.dataset.info
         return {"task": self.config.task, "architecture": self.config.model, "in_channels": info.channels,
                 "scale": self.degradation.scale, "degradation": self.config.degradation, "sigma": self.config.sigma,
                 "blur": self.config.blur, "dataset": info.id, "dataset_name": info.name, "image_size": info.size,
-                "loss": self.config.loss}
+                "loss": self.config.loss, **training_intensity(info)}
+
+
+def training_intensity(info: DatasetInfo) -> dict[str, Any]:
+    """How the training images were scaled, recorded in the rebuild spec (model.json) so enhancement feeds a run the same way:
+    {"intensity": "full_range", "value_ranges": [...]} for data kept on each file's data range (imports with
+    intensity "full_range", the built-in tiles, generated phantoms), else {"intensity": "window", "window": ...}
+    with the import's window choice. "resize" says whether the images kept their native resolution."""
+    prep = info.preprocessing or {}
+    resize = str(prep.get("resize", ""))
+    if prep.get("intensity") == "full_range" or prep.get("window") == "generated":
+        found: dict[str, Any] = {"intensity": "full_range", "value_ranges": prep.get("value_ranges", [])}
+    else:
+        found = {"intensity": "window", "window": str(prep.get("window") or "default")}
+    return {**found, "resize": resize, "native_resolution": resize in ("tile", "generated at size")}
 
 
 def _upsampled(images: torch.Tensor, scale: int) -> torch.Tensor:

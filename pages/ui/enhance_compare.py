@@ -37,7 +37,7 @@ def render_comparison(store: RunStore, workspace: str, datasets: dict, open_data
     for record in store.list(workspace, statuses=("completed",)):
         card_scale = store.config(record).get("scale", 2) if record.task == "super_resolution" else 1
         if record.task in ("denoise", "super_resolution") and card_scale == scale:
-            restorer = load_restorer(store, record.id)
+            restorer = load_restorer(store.run_dir(record))
             methods[f"Trained: {record.name or record.id}"] = \
                 lambda image, model=restorer.model: restore_image(model, image, scale)
     with st.spinner(f"Running {len(methods)} methods on {len(images)} images"):

@@ -49,8 +49,9 @@ def choose_input(datasets: dict, open_dataset) -> tuple[MedicalImage, MedicalIma
     with st.expander("Simulate a degradation (for a clean reference to score against)"):
         simulate_it = st.checkbox("Degrade the image first", key="enhance-simulate")
         kind = st.selectbox("Kind", DEGRADATIONS, key="enhance-kind", disabled=not simulate_it)
-        sigma = st.slider("Noise level σ (of the image's range)", 0.0, 0.3, 0.1, 0.01, key="enhance-sigma",
-                          disabled=not simulate_it)
+        sigma = st.slider("Noise level σ (of the image's data range)", 0.0, 0.3, 0.1, 0.01, key="enhance-sigma",
+                          disabled=not simulate_it, help="A fraction of the file's full sample range (0..65535 for "
+                          "a 16-bit PNG, the stored range in HU for CT), the scale restoration runs train on.")
         blur = st.slider("Blur σ (pixels)", 0.5, 5.0, 1.5, 0.1, key="enhance-blur",
                          disabled=not simulate_it or kind != "blur")
         scale = st.radio("Downsample by", (1, 2, 4), horizontal=True, key="enhance-down", disabled=not simulate_it,

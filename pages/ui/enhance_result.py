@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from core.data.medical_image import MedicalImage
 from core.data.windowing import render_8bit, to_unit
 from core.enhance.run import EnhanceResult, scores
-from core.enhance.writers import enhanced_dicom, png_bytes
+from core.enhance.writers import enhanced_dicom, native_bits, native_png, png_bytes
 from pages.ui.compare_slider import before_after
 
 
@@ -39,12 +39,14 @@ def render_result(result: EnhanceResult, reference: MedicalImage | None, key: st
 
 
 def _scores(result: EnhanceResult, reference: MedicalImage) -> None:
-    out = scores(result.output.frames[0], reference.frames[0])
+    rng = result.data_range
+    out = scores(result.output.frames[0], reference.frames[0], rng)
+    st.caption(f"PSNR and SSIM on the image's own data range {rng.describe()}, scaled to 0-1 (no display window).")
     columns = st.columns(4)
     columns[0].metric("PSNR of result", f"{out['psnr']:.2f} dB")
     columns[1].metric("SSIM of result", f"{out['ssim']:.4f}")
     if result.input.frames.shape == reference.frames.shape:
-        before = scores(result.input.frames[0], reference.frames[0])
+        before = scores(result.input.frames[0], reference.frames[0], rng)
         columns[2].metric("PSNR of input", f"{before['psnr']:.2f} dB", delta=f"{out['psnr'] - before['psnr']:+.2f} dB",
                           delta_color="off")
         columns[3].metric("SSIM of input", f"{before['ssim']:.4f}")
@@ -63,19 +65,31 @@ def _crop(pixels: np.ndarray, zoom: int, x: float, y: float) -> np.ndarray:
 
 
 def _downloads(result: EnhanceResult, key: str) -> None:
-    """Files are encoded only when their button is pressed (callable data), not on every rerun."""
+    """Files are encoded only when their button is pressed (callable data), not on every rerun. A press does not
+    rerun the page (on_click="ignore"): a rerun would replace every button's deferred file id, and a second or
+    third button pressed before the new ids reached the browser failed with "Deferred file ... not found"."""
     output = result.output
-    unit = to_unit(output, 0)
+    window = None if output.is_color else result.input.default_window
     stem = output.name.rsplit(".", 1)[0] + f"_{result.method}"
+    bits = native_bits(result.data_range)
     columns = st.columns(3)
-    columns[0].download_button("PNG, 8-bit", partial(png_bytes, unit, 8), file_name=f"{stem}.png", mime="image/png",
-                               key=f"{key}-png8")
-    columns[1].download_button("PNG, 16-bit", partial(png_bytes, unit, 16), file_name=f"{stem}_16bit.png", mime="image/png",
-                               key=f"{key}-png16")
+    own = partial(native_png, output.frames[0], result.data_range)
+    columns[0].download_button(f"PNG, own values ({bits}-bit)", own,
+                               file_name=f"{stem}.png", mime="image/png", key=f"{key}-png-native", on_click="ignore",
+                               help=f"The result's own values on the input's scale {result.data_range.describe()}, "
+                                    "no window: for analysis and further processing.")
+    columns[1].download_button("PNG, 8-bit as shown", partial(_shown_png, output, window),
+                               file_name=f"{stem}_shown.png", mime="image/png", key=f"{key}-png8", on_click="ignore",
+                               help="The displayed rendering, through the window the viewer uses.")
     if output.dicom is not None:
         scale = output.height // result.input.height
         data = partial(enhanced_dicom, output.dicom, output.frames[0], description=result.method, scale=scale,
                        frame=result.frame)
         columns[2].download_button("DICOM (derived image)", data, file_name=f"{stem}.dcm", mime="application/dicom",
-                                   key=f"{key}-dicom", help="New series and instance UIDs, geometry and window kept, "
-                                                           "marked as derived, no identifying data.")
+                                   key=f"{key}-dicom", on_click="ignore",
+                                   help="New series and instance UIDs, geometry and window kept, marked as derived, "
+                                        "no identifying data.")
+
+
+def _shown_png(output: MedicalImage, window) -> bytes:
+    return png_bytes(to_unit(output, 0, window), 8)

@@ -1,11 +1,14 @@
 """The Dataset page's import panel: built-in data, uploads (files, ZIPs, folders, labels CSV) and MedMNIST."""
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
 from core.data.builtin import builtin_infos
 from core.data.importer import ImportSummary, NothingImported, import_medmnist, import_uploads
+from core.data.labels import csv_columns
 from core.data.medmnist import MEDMNIST_FLAGS, MEDMNIST_SIZES, medmnist_cache_path
 from core.data.preprocess import RESIZE_POLICIES, Preprocessing
 from core.data.windowing import PRESETS
@@ -52,10 +55,11 @@ def _upload(workspace: str, folder: bool) -> None:
             help="PNG, JPEG, TIFF, BMP, DICOM (any extension), NIfTI (.nii, .nii.gz), or a ZIP whose folders are "
                  "the classes. Add a CSV of filename,label to label files instead of using folders.",
         )
-    labels_file = st.file_uploader("Labels CSV (optional): filename,label — several labels as a|b",
+    labels_file = st.file_uploader("Labels CSV (optional): filename,label[,patient] — several labels as a|b",
                                    type=["csv"], key="upload-labels")
-    label_column = st.text_input("Label column (optional)", key="label-column",
-                                 help="Leave empty to use the column called 'label'.") if labels_file else None
+    columns = _column_choices(labels_file) if labels_file else {}
+    if columns is None:  # the CSV cannot be read: said above
+        return
     prep = _preprocessing_form()
     default_name = (uploads[0].name.split("/")[0].rsplit(".", 1)[0] if uploads else "") or "my-dataset"
     name = st.text_input("Dataset name", value=default_name, key="dataset-name")
@@ -64,8 +68,9 @@ def _upload(workspace: str, folder: bool) -> None:
         csv = (labels_file.name, labels_file.getvalue()) if labels_file else None
         bar = st.progress(0.0, text="Starting")
         try:
-            summary = import_uploads(workspace, files, name, prep, csv, label_column or None,
-                                     progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text))
+            summary = import_uploads(workspace, files, name, prep, csv, columns.get("label"),
+                                     progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text),
+                                     file_column=columns.get("file"), patient_column=columns.get("patient"))
         except NothingImported as error:
             bar.empty()
             st.error(error.message)
@@ -78,17 +83,54 @@ def _upload(workspace: str, folder: bool) -> None:
         _finish(summary)
 
 
+def _column_choices(labels_file) -> dict[str, str | None] | None:
+    """File, label and patient columns of the uploaded CSV, each defaulting to the one MedLab recognises.
+
+    Returns the names to pass to the import ("" as patient: none), or None when the CSV cannot be read.
+    """
+    try:
+        found = csv_columns(labels_file.getvalue(), labels_file.name)
+    except UserError as error:
+        st.error(error.message)
+        return None
+    options = found.columns
+    tag = hashlib.sha1("\x00".join([labels_file.name, *options]).encode()).hexdigest()[:8]  # a new CSV: fresh boxes
+    left, middle, right = st.columns(3)
+    file_col = left.selectbox("File column", options, key=f"csv-file-column-{tag}",
+                              index=options.index(found.file) if found.file else None,
+                              placeholder="Choose the column naming the files")
+    label_col = middle.selectbox("Label column", ["", *options], key=f"csv-label-column-{tag}",
+                                 index=options.index(found.label) + 1 if found.label else 0,
+                                 format_func=lambda c: c or "One 0/1 column per class")
+    patient_col = right.selectbox("Patient column", ["", *options], key=f"csv-patient-column-{tag}",
+                                  index=options.index(found.patient) + 1 if found.patient else 0,
+                                  format_func=lambda c: c or "None (no patient grouping)",
+                                  help="All images of one patient go to the same split (train, validation or "
+                                       "test), so the test set never holds a patient the model trained on.")
+    if not patient_col:
+        st.warning("No patient column is chosen, so images of one patient may sit in different splits; choose it "
+                   "above if the CSV has one. DICOM files still group by their PatientID.")
+    return {"file": file_col, "label": label_col or None, "patient": patient_col}
+
+
 def _preprocessing_form() -> Preprocessing | None:
+    restoration = st.checkbox("For restoration: keep native resolution and intensities", key="prep-restoration",
+                              help="For denoising and super-resolution: images are cut into patches at their own "
+                                   "resolution (never resized) and keep each file's own values (no window), so a "
+                                   "model trained on them restores images on their own scale.")
     with st.expander("Size, channels and windowing", expanded=False):
-        size = st.select_slider("Image size (pixels)", SIZES, value=128, key="prep-size")
+        size = st.select_slider("Patch size (pixels)" if restoration else "Image size (pixels)", SIZES, value=128,
+                                key="prep-size")
         channels = st.radio("Channels", ["Automatic", "Greyscale (1)", "RGB (3)"], horizontal=True,
                             key="prep-channels")
-        resize = st.radio("Non-square images", list(RESIZE_POLICIES), horizontal=True, key="prep-resize",
-                          format_func=lambda p: {"pad": "Pad", "crop": "Centre-crop", "stretch": "Stretch"}[p])
-        window = st.selectbox("Window for DICOM/NIfTI", ["default", *PRESETS], key="prep-window",
+        resize = st.radio("Non-square images", [p for p in RESIZE_POLICIES if p != "tile"], horizontal=True,
+                          key="prep-resize", disabled=restoration,
+                          format_func=lambda p: {"pad": "Pad", "crop": "Centre-crop", "stretch": "Stretch"}.get(p, p))
+        window = st.selectbox("Window for DICOM/NIfTI", ["default", *PRESETS], key="prep-window", disabled=restoration,
                               format_func=lambda w: "File's own (else automatic)" if w == "default" else w)
-        prep = Preprocessing(size=size, channels={"Automatic": None, "Greyscale (1)": 1, "RGB (3)": 3}[channels],
-                             resize=resize, window=window)
+        chosen = {"Automatic": None, "Greyscale (1)": 1, "RGB (3)": 3}[channels]
+        prep = Preprocessing(size=size, channels=chosen, resize="tile", intensity="full_range") if restoration else \
+            Preprocessing(size=size, channels=chosen, resize=resize, window=window)
     st.markdown("**How images will be prepared**\n" + "\n".join(f"- {line}" for line in prep.describe()))
     return prep
 
@@ -116,6 +158,11 @@ def _show_summary(summary: ImportSummary) -> None:
     st.success(f"Imported {summary.images} images from {summary.files} files as **{summary.name}** "
                f"({summary.task}{'; classes: ' + ', '.join(summary.classes) if summary.classes else ''}). "
                "It is now selected above.")
+    if summary.grouped_by:
+        per_split = ", ".join(f"{split} {n}" for split, n in summary.patients_per_split.items())
+        st.info(f"Patients grouped by {summary.grouped_by}: no patient is in two splits. Patients per split: "
+                f"{per_split}.")
+    st.caption(" ".join(summary.preprocessing[:3]))  # size, channels and intensity: what the stored arrays hold
     counts = pd.DataFrame(summary.class_counts).fillna(0).astype(int) if summary.classes else None
     if counts is not None and not counts.empty:
         st.dataframe(counts, width="content")

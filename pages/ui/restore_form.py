@@ -6,7 +6,7 @@ import streamlit as st
 from core.data.store import DatasetInfo
 from core.enhance.degrade import DEGRADATIONS
 from core.models.restoration import RESTORATION_INFO
-from core.tasks.restore import LOSSES
+from core.tasks.restore import LOSSES, training_intensity
 from pages.ui.jobs import run_store
 from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
 
@@ -22,6 +22,11 @@ def render_restore_form(workspace: str, info: DatasetInfo, task: str) -> str | N
     st.caption(f"Task: **{'denoising' if task == 'denoise' else 'super-resolution'}** learned from "
                f"{info.split_counts.get('train', 0):,} clean training images of **{info.name}** "
                f"({info.size} px); any dataset works, labels are not used.")
+    kept = training_intensity(info)
+    if not kept["native_resolution"] or kept["intensity"] != "full_range":
+        st.info("These images were " + ("resized on import" if not kept["native_resolution"] else "windowed on import")
+                + ", so a model would learn on images unlike the files it later restores. For restoration, import "
+                "with **For restoration: keep native resolution and intensities** (CLI: `import --for restoration`).")
     st.button("Reset to the recommended recipe", on_click=reset, args=(key, task, info), key=key + "reset")
     model_col, data_col, optim_col = st.columns(3)
     with model_col:

@@ -96,3 +96,44 @@ def test_augmentation_preview_and_save():
     assert not at.exception
     assert load_augmentation("default", "phantom-64").rotate_degrees == 12.0
     assert "Saved" in at.success[0].value
+
+
+def _selectbox(at, label: str):
+    return next(box for box in at.selectbox if box.label == label)
+
+
+def test_import_with_a_chestxray14_table_offers_its_columns_and_reports_patients():
+    from tests.core.data.test_importer import chestxray14
+
+    uploads, (csv_name, table) = chestxray14(header="Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age")
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    at.get("file_uploader")[0].set_value([(name, data, "image/png") for name, data in uploads]).run()
+    at.get("file_uploader")[1].set_value((csv_name, table, "text/csv")).run()
+    assert not at.exception, at.exception
+    header = ["Image Index", "Finding Labels", "Follow-up #", "Patient ID", "Patient Age"]
+    assert _selectbox(at, "File column").options == header and _selectbox(at, "File column").value == "Image Index"
+    assert _selectbox(at, "Label column").value == "Finding Labels"
+    assert _selectbox(at, "Patient column").value == "Patient ID"
+    assert _selectbox(at, "Patient column").options[1:] == header
+    at.button(key="import-button").click().run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Imported 42 images from 42 files" in shown
+    assert "Patients grouped by CSV column 'Patient ID': no patient is in two splits. Patients per split: train" in shown
+
+
+def test_import_without_a_patient_column_warns_on_the_page():
+    from tests.core.data.test_importer import chestxray14
+
+    uploads, (csv_name, table) = chestxray14(patients=4, header="filename,label,visit,person,age")
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    at.get("file_uploader")[0].set_value([(name, data, "image/png") for name, data in uploads]).run()
+    at.get("file_uploader")[1].set_value((csv_name, table, "text/csv")).run()
+    assert _selectbox(at, "Patient column").value == ""  # "person" is not a known spelling
+    assert any("No patient column is chosen" in w.value for w in at.warning)
+    at.button(key="import-button").click().run()
+    assert not at.exception, at.exception
+    assert any(w.value.startswith("No patient column was found in Data_Entry_2017.csv, so images of one patient "
+                                  "may sit in different splits") for w in at.warning)

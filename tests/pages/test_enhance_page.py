@@ -16,7 +16,10 @@ def test_denoise_a_degraded_sample_scores_it_and_offers_downloads():
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["PSNR of result"].split()[0]) > float(metrics["PSNR of input"].split()[0]) + 5
-    assert {b.label for b in at.get("download_button")} == {"PNG, 8-bit", "PNG, 16-bit", "DICOM (derived image)"}
+    # the CT's own values on its 14-bit stored range, the rendering as shown, and a derived DICOM
+    assert {b.label for b in at.get("download_button")} == {"PNG, own values (16-bit)", "PNG, 8-bit as shown",
+                                                            "DICOM (derived image)"}
+    assert any("data range -9216..7167" in c.value for c in at.caption)  # scores state the range they use
     assert at.get("html")  # the before/after slider
 
 
@@ -29,7 +32,7 @@ def test_upload_upscaled_with_lanczos():
     at.button(key="enhance-run").click().run()
     assert not at.exception, at.exception
     assert any("lanczos · 384×304" in c.value for c in at.caption)
-    assert "DICOM (derived image)" not in {b.label for b in at.get("download_button")}
+    assert {b.label for b in at.get("download_button")} == {"PNG, own values (8-bit)", "PNG, 8-bit as shown"}
 
 
 def test_comparison_table_ranks_methods():

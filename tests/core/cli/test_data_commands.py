@@ -114,3 +114,54 @@ def test_usage_errors_are_one_line_exit_2(capsys):
         main(["import"])
     assert caught.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def _chestxray14_folder(tmp_path: Path, header: str) -> tuple[Path, Path]:
+    from tests.core.data.test_importer import chestxray14
+
+    uploads, (csv_name, table) = chestxray14(header=header)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, data in uploads:
+        (folder / name).write_bytes(data)
+    (tmp_path / csv_name).write_bytes(table)
+    return folder, tmp_path / csv_name
+
+
+def test_import_chestxray14_table_groups_patients_and_says_so(capsys, tmp_path):
+    folder, csv = _chestxray14_folder(tmp_path, "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age")
+    code, out, _ = run(capsys, "import", str(folder), "--labels", str(csv), "--size", "16", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["images"] == 42 and summary["task"] == "multilabel"
+    assert summary["grouped_by"] == "CSV column 'Patient ID'"
+    assert sum(summary["patients_per_split"].values()) == 12 and set(summary["patients_per_split"]) == {
+        "train", "val", "test"}
+    code, out, _ = run(capsys, "import", str(folder), "--labels", str(csv), "--size", "16")
+    assert code == 0 and "patients grouped by CSV column 'Patient ID'" in out
+    test_patients = summary["patients_per_split"]["test"]
+    assert f"test  {summary['counts']['test']} images, {test_patients} patient{'s' * (test_patients != 1)}\n" in out
+
+
+def test_import_column_options_name_any_column(capsys, tmp_path):
+    folder, csv = _chestxray14_folder(tmp_path, "scan,finding,visit,person,age")
+    code, out, _ = run(capsys, "import", str(folder), "--labels", str(csv), "--size", "16", "--json",
+                       "--file-column", "scan", "--label-column", "finding", "--patient-column", "Person")
+    summary = json.loads(out)
+    assert code == 0 and summary["grouped_by"] == "CSV column 'person'"
+    assert sum(summary["patients_per_split"].values()) == 12
+    code, out, _ = run(capsys, "import", str(folder), "--labels", str(csv), "--size", "16", "--json",
+                       "--file-column", "scan", "--label-column", "finding", "--patient-column", "")
+    summary = json.loads(out)
+    assert code == 0 and summary["grouped_by"] is None and summary["patients_per_split"] == {}
+    assert summary["warnings"][0].startswith("No patient column was found in Data_Entry_2017.csv, so images of one "
+                                             "patient may sit in different splits; name it with --patient-column")
+
+
+def test_import_with_a_column_that_does_not_exist_exits_2_naming_the_columns(capsys, tmp_path):
+    folder, csv = _chestxray14_folder(tmp_path, "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age")
+    code, out, err = run(capsys, "import", str(folder), "--labels", str(csv), "--patient-column", "MRN")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err == ("error: Data_Entry_2017.csv has no column 'MRN' to use as the patient column; its columns are: "
+                   "Image Index, Finding Labels, Follow-up #, Patient ID, Patient Age.\n")
+    code, _, err = run(capsys, "import", str(folder), "--file-column", "Image Index")
+    assert code == 2 and "no labels CSV was given" in err

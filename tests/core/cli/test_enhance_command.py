@@ -2,13 +2,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 import skimage.data
+import tifffile
 from PIL import Image
 
 from core.cli import main
+from core.enhance.classical import CLASSICAL_METHODS
+from tests.core.enhance.sixteen_bit import HIGH, LOW, clean_crop, noisy, png16, read_png16, tiny_run
 from tests.fixtures import INSTITUTION, PATIENT_NAME, identified_ct, png_bytes
 
 
@@ -51,3 +59,59 @@ def test_bad_input_and_options_exit_2(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error: ")
+
+
+DENOISERS = [m for m, spec in CLASSICAL_METHODS.items() if spec.kind == "denoise" and m != "bm3d"]
+
+
+def _sixteen_bit_pair(tmp_path):
+    clean = clean_crop(6)
+    (tmp_path / "clean.png").write_bytes(png16(clean))
+    (tmp_path / "noisy.png").write_bytes(png16(noisy(clean)))
+    return clean
+
+
+def _check_sixteen_bit_output(path, clean) -> None:
+    out = read_png16(path.read_bytes()) / 65535  # a uint16 PNG, as the input was
+    p1, p99 = np.percentile(out, [1, 99])
+    assert LOW - 0.1 <= p1 and p99 <= HIGH + 0.1, (p1, p99)  # the clean 0.30-0.55, give or take removed noise
+    assert abs(float(np.median(out)) - float(np.median(clean))) < 0.03
+
+
+@pytest.mark.parametrize("method", DENOISERS)
+def test_sixteen_bit_png_keeps_its_range_depth_and_true_psnr(tmp_path, capsys, method):
+    clean = _sixteen_bit_pair(tmp_path)
+    code = main(["enhance", method, str(tmp_path / "noisy.png"), str(tmp_path / "out.png"),
+                 "--reference", str(tmp_path / "clean.png"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    _check_sixteen_bit_output(tmp_path / "out.png", clean)
+    assert result["bits_out"] == 16
+    assert result["data_range"] == {"low": 0.0, "high": 65535.0, "basis": "16-bit samples", "bits": 16}
+    assert result["psnr_input"] == pytest.approx(20.0, abs=0.3)  # read 10 dB when the input was stretched
+    assert result["psnr"] > result["psnr_input"] + 3
+
+
+def test_trained_run_through_python_m_core_enhance(tmp_path, shared_builtin_dir):
+    home, run_id = tiny_run(str(shared_builtin_dir))
+    clean = _sixteen_bit_pair(tmp_path)
+    env = {**os.environ, "MEDLAB_HOME": str(home), "MEDLAB_BUILTIN_DIR": str(shared_builtin_dir)}
+    done = subprocess.run([sys.executable, "-m", "core", "enhance", run_id, str(tmp_path / "noisy.png"),
+                           str(tmp_path / "out.png"), "--reference", str(tmp_path / "clean.png"), "--json"],
+                          capture_output=True, text=True, env=env, cwd=Path(__file__).parents[3], timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    _check_sixteen_bit_output(tmp_path / "out.png", clean)
+    assert result["bits_out"] == 16 and result["data_range"]["high"] == 65535.0
+    assert result["psnr_input"] == pytest.approx(20.0, abs=0.3)
+    assert result["psnr"] > result["psnr_input"]
+
+
+def test_tiff_output_of_a_float_image_keeps_its_values(tmp_path, capsys):
+    values = np.linspace(-3.5, 7.25, 32 * 32, dtype=np.float32).reshape(32, 32)
+    tifffile.imwrite(tmp_path / "in.tif", values)
+    assert main(["enhance", "median", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.dtype == np.float32 and result["bits_out"] == 32
+    assert out.min() >= -3.5 and out.max() <= 7.25 and abs(float(out.mean()) - float(values.mean())) < 0.05

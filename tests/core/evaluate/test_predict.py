@@ -9,7 +9,7 @@ from pydicom.data import get_testdata_file
 from core.data.catalog import open_dataset
 from core.data.phantom import phantom_lesion_masks
 from core.evaluate.explain import class_activation_map, overlay
-from core.evaluate.predict import load_predictor, predict_files, predict_image, predictions_csv
+from core.evaluate.predict import _window_choice, load_predictor, predict_files, predict_image, predictions_csv
 from core.data.medical_image import image_from_array
 from core.jobs.store import RunStore
 from tests.fixtures import png_bytes
@@ -17,7 +17,7 @@ from tests.fixtures import png_bytes
 
 @pytest.fixture
 def predictor(trained):
-    return load_predictor(RunStore(), trained.run_id)
+    return load_predictor(RunStore().run_folder(trained.run_id))
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
@@ -84,3 +84,27 @@ def _tensor(image: np.ndarray):
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+@pytest.mark.parametrize("saved, used", [
+    ("default", "default"), ("lung", "lung"), ("auto", "auto"), ("-600,1500", "-600,1500"), ("40;400", "40;400"),
+    ("generated", "default"), (None, "default"), ("10,0", "default"), ("nan,400", "default"), ("wide", "default"),
+])
+def test_prediction_windows_new_images_as_the_dataset_was_windowed(saved, used):
+    assert _window_choice(saved) == used
+
+
+def test_a_model_trained_on_full_range_data_predicts_on_full_range_inputs(trained):
+    import json
+
+    folder = RunStore().run_folder(trained.run_id)
+    spec_file = folder / "model.json"
+    original = spec_file.read_text()
+    spec = json.loads(original)
+    spec.setdefault("preprocessing", {}).update(intensity="full_range", window="40,400")
+    try:
+        spec_file.write_text(json.dumps(spec))
+        preprocessing = load_predictor(folder).preprocessing
+    finally:
+        spec_file.write_text(original)
+    assert (preprocessing.intensity, preprocessing.window) == ("full_range", "40,400")
