@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.ui.builtins import builtin_preparation, wait_for_builtins
 from pages.ui.jobs import job_runner
 from pages.ui.sidebar import render_sidebar
 
@@ -18,8 +19,12 @@ PAGES = [
     st.Page("pages/enhance.py", title="Enhance", icon=":material/auto_fix_high:", url_path="enhance"),
     st.Page("pages/synthesize.py", title="Synthesize", icon=":material/blur_on:", url_path="synthesize"),
 ]
+NEEDS_BUILTINS = {"dataset", "train", "evaluate", "enhance"}  # pages that list or open datasets
 
 job_runner()  # the server's job queue runs whichever page is open
+preparation = builtin_preparation()  # the built-in datasets, generated in the background once per server
 page = st.navigation(PAGES)
 render_sidebar()
+if page.url_path in NEEDS_BUILTINS:
+    wait_for_builtins(preparation)  # progress on the page until they are ready (first start only)
 page.run()

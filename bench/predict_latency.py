@@ -52,7 +52,7 @@ def main() -> None:
     store = RunStore()
     record = create_run(store, "default", {"dataset": "phantom-64"}, status="running")
     print(f"training the recipe: {execute(store, record.id).status}")
-    predictor = load_predictor(store, record.id)
+    predictor = load_predictor(store.run_folder(record.id))
     data = dicom_512()
 
     def once(payload: bytes) -> float:

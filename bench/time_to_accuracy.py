@@ -30,7 +30,8 @@ def main() -> None:
 
     from core.data.catalog import open_dataset
     from core.tasks import build_task, load_config
-    from core.train.callbacks import BEST_WEIGHTS, Checkpointer, MetricsRecorder
+    from core.train.callbacks import Checkpointer, MetricsRecorder
+    from core.train.run_folder import BEST_WEIGHTS
     from core.train.checkpoint import load_weights
     from core.train.loop import Callback, LoopState, fit
 

@@ -10,8 +10,7 @@ import torch
 @dataclass(frozen=True)
 class ComputeDevice:
     id: str                 # torch device string: "cpu", "cuda:0", ...
-    label: str              # what the sidebar shows
-    memory_gb: float | None = None
+    label: str              # what the sidebar shows (a GPU's name and memory in GiB)
 
 
 def available_devices() -> list[ComputeDevice]:
@@ -21,11 +20,8 @@ def available_devices() -> list[ComputeDevice]:
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)
             memory = props.total_memory / 2**30
-            devices.append(ComputeDevice(f"cuda:{index}", f"GPU {index}: {props.name} ({memory:.0f} GB)", memory))
+            devices.append(ComputeDevice(f"cuda:{index}", f"GPU {index}: {props.name} ({memory:.0f} GB)"))
     cores = os.cpu_count() or 1
     devices.append(ComputeDevice("cpu", f"CPU ({cores} cores, {torch.get_num_threads()} threads for PyTorch)"))
     return devices
 
-
-def default_device() -> str:
-    return available_devices()[0].id

@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 
 from core.errors import UserError
-from core.evaluate.export import FORMATS, export, write_atomically
+from core.evaluate.formats import FORMATS
 from core.evaluate.intervals import CI_METHODS, METHOD_TEXT, with_ci_method
-from core.evaluate.predict import load_predictor, predict_files
-from core.evaluate.report import load_report, report_warnings
-from core.jobs.cv import cv_runs, cv_summary, submit_cross_validation
-from core.jobs.runner import JobRunner
 from core.jobs.store import ACTIVE, RunStore
+
+# Reports, predictors, exports and the job queue (torch, onnx, the tasks) are imported by the commands that use
+# them, so `--help` starts without them (see tests/core/cli/test_cli_imports.py).
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -48,7 +47,16 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     cv.set_defaults(handler=run_cv)
 
 
+def load_report(folder: Path) -> dict | None:
+    """The stored test report of a run folder (core.evaluate.report, imported on first use)."""
+    from core.evaluate.report import load_report as load
+
+    return load(folder)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluate.report import report_warnings
+
     store = RunStore()
     record = store.get(args.run)
     report = load_report(store.run_dir(record))
@@ -73,7 +81,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    predictor = load_predictor(RunStore(), args.run)
+    from core.evaluate.predict import load_predictor, predict_files
+
+    predictor = load_predictor(RunStore().run_folder(args.run))
     if args.cam:
         args.cam.mkdir(parents=True, exist_ok=True)
     predictions, errors = [], []
@@ -107,9 +117,12 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from core.evaluate.export import export, write_atomically
+    from core.evaluate.predict import load_predictor
+
     store = RunStore()
     record = store.get(args.run)
-    predictor = load_predictor(store, args.run)
+    predictor = load_predictor(store.run_dir(record))
     if args.out.parent and not args.out.parent.exists():
         raise UserError(f"The folder {args.out.parent} does not exist.")
     data, facts = export(predictor, record, store.config(record), store.run_dir(record), args.format)
@@ -121,6 +134,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_cv(args: argparse.Namespace) -> int:
     from core.cli.train_commands import read_config
+    from core.jobs.cv import cv_runs, cv_summary, submit_cross_validation
+    from core.jobs.runner import JobRunner
 
     store = RunStore()
     runs = submit_cross_validation(store, args.workspace, read_config(args.config), args.folds)

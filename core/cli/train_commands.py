@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
-from core.jobs.control import STOP_GRACE_S, create_run, delete_run, force_stop, prepare_resume, request_stop
-from core.jobs.execute import execute
-from core.jobs.liveness import worker_identity
 from core.jobs.store import ACTIVE, RunRecord, RunStore
+
+# The job control and the executor (which import torch and the tasks) are imported by the commands that train,
+# so `runs` and `--help` start without them (see tests/core/cli/test_cli_imports.py).
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -57,12 +57,17 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from core.jobs.control import create_run
+
     store = RunStore()
     record = create_run(store, args.workspace, read_config(args.config), status="running")
     return _foreground(store, record, args.json)
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    from core.jobs.control import prepare_resume
+    from core.jobs.liveness import worker_identity
+
     store = RunStore()
     record = prepare_resume(store, args.run, args.epochs)
     # it is queued now; take it before a server's runner does
@@ -73,6 +78,9 @@ def run_resume(args: argparse.Namespace) -> int:
 
 def _foreground(store: RunStore, record: RunRecord, as_json: bool) -> int:
     """Execute here; Ctrl-C asks for a graceful stop (a checkpoint is saved), a second Ctrl-C aborts."""
+    from core.jobs.control import request_stop
+    from core.jobs.execute import execute
+
     def on_interrupt(signum, frame) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr)
@@ -124,6 +132,8 @@ def run_runs(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
+    from core.jobs.control import STOP_GRACE_S, force_stop, request_stop
+
     store = RunStore()
     record = request_stop(store, args.run)
     deadline = time.monotonic() + STOP_GRACE_S
@@ -141,6 +151,8 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
+    from core.jobs.control import delete_run
+
     delete_run(RunStore(), args.run)
     print(f"deleted {args.run}")
     return 0

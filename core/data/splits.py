@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, GroupShuffleSplit
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.70, 0.15, 0.15)
@@ -61,6 +60,8 @@ def _take_share(indices: np.ndarray, strata: np.ndarray, groups: np.ndarray, sha
     """
     if share <= 0:
         return np.array([], dtype=int)
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold  # scikit-learn takes a second to import
+
     n_groups = len(np.unique(groups))
     n_folds = int(round(1 / share))
     picked = np.array([], dtype=int)
@@ -96,6 +97,8 @@ def cross_validation_fold(pool: np.ndarray, strata: np.ndarray, groups: np.ndarr
                           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) dataset indices for fold `fold` of `folds`: the pooled train+val images are cut into
     stratified folds of whole groups (patients); the test split is never part of the pool."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     train, val = list(splitter.split(np.zeros(len(pool)), strata, groups))[fold]
     return pool[train], pool[val]

@@ -21,13 +21,16 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from core.data.splits import SPLITS
 from core.errors import UserError
 from core.settings import workspace_dir
+
+if TYPE_CHECKING:  # pandas is imported where items are read, so listing datasets does not load it
+    import pandas as pd
 
 TASKS = ("classification", "multilabel", "unlabelled")
 
@@ -80,6 +83,8 @@ class Dataset:
     @property
     def items(self) -> pd.DataFrame:
         if self._items is None:
+            import pandas as pd
+
             self._items = pd.read_csv(self.path / "items.csv", dtype={"label": str, "group": str, "file": str},
                                       keep_default_na=False)
         return self._items

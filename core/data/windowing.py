@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pydicom.dataset import Dataset
-from pydicom.pixels import apply_voi, apply_windowing
 
 from core.data.medical_image import MedicalImage, Window
 from core.errors import UserError
@@ -129,6 +127,9 @@ def _windowed(data: np.ndarray, window: Window) -> np.ndarray:
     LINEAR follows C.11.2.1.2.1 (centre - 0.5, width - 1), LINEAR_EXACT and SIGMOID C.11.2.1.3; anything
     else (a LUT's descriptive window used without its LUT) maps LINEAR_EXACT.
     """
+    from pydicom.dataset import Dataset  # here, not at the top: pydicom takes a third of a second to import
+    from pydicom.pixels import apply_windowing
+
     function = window.function if window.function in _FUNCTIONS else "LINEAR_EXACT"
     if function == "LINEAR" and window.width < 1:
         function = "LINEAR_EXACT"
@@ -145,6 +146,9 @@ def _windowed(data: np.ndarray, window: Window) -> np.ndarray:
 def _apply_voi_lut(frame: np.ndarray, item: Any) -> np.ndarray:
     """The file's VOI LUT (PS3.3 C.11.2.1.1) through pydicom's `apply_voi`, scaled by its output range
     0..2^n-1 (n: the descriptor's bits per entry). Values below / above the table take its first / last entry."""
+    from pydicom.dataset import Dataset
+    from pydicom.pixels import apply_voi
+
     entries, first_map, bits = int(item.LUTDescriptor[0]) or 65536, int(item.LUTDescriptor[1]), int(item.LUTDescriptor[2])
     # pydicom indexes with an unsigned array, so values past the table would wrap: clip them first.
     values = np.clip(np.rint(np.nan_to_num(frame)), first_map, first_map + entries - 1).astype(np.int64)

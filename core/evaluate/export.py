@@ -11,7 +11,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
@@ -20,15 +20,26 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from core.data.catalog import open_dataset
 from core.errors import UserError
+from core.evaluate.formats import FORMATS, SUFFIXES  # noqa: F401 - SUFFIXES: also read from here by the pages
 from core.evaluate.predict import Predictor
 from core.evaluate.intervals import METHOD_TEXT
 from core.evaluate.report import load_report, report_warnings
-from core.jobs.store import RunRecord
 from core.tasks.tensors import SplitTensors
 
-FORMATS = ("onnx", "torchscript", "int8", "card")
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "int8": ".int8.onnx", "card": ".md"}
 ONNX_TOLERANCE = 1e-4
+
+
+class RunRecord(Protocol):
+    """What the export states about the run (core.jobs.store.RunRecord has these fields)."""
+
+    id: str
+    name: str
+    workspace: str
+    dataset: str
+    epoch: int
+    device_used: str | None
+    best_epoch: int | None
+    monitor: str | None
 
 
 def example_input(predictor: Predictor, batch: int = 2, seed: int = 0) -> torch.Tensor:

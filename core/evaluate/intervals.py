@@ -22,7 +22,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from core.errors import UserError
 
@@ -53,6 +52,8 @@ def proportion_ci(successes: int, trials: int, method: str = DEFAULT_CI_METHOD, 
         return math.nan, math.nan
     if not 0 <= k <= n:
         raise ValueError(f"successes ({k}) must lie between 0 and trials ({n})")
+    from scipy.stats import binomtest  # here, not at the top: scipy.stats takes most of a second to import
+
     interval = binomtest(k, n).proportion_ci(confidence_level=confidence, method=CI_METHODS[method])
     return float(interval.low), float(interval.high)
 

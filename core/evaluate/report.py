@@ -1,4 +1,6 @@
-"""The evaluation report of a run: computed once on the held-out test split with the best weights, stored.
+"""The report of a classification run: built once by the job executor from the task's split outputs
+(ClassifyTask.split_outputs: logits, labels and features with the best weights), never calling back into the
+task, and stored in the run folder.
 
     report.json       metrics with 95% CIs (Wilson or Clopper-Pearson for proportions, bootstrap for the rest),
                       per-class table, confusion matrix, ROC/PR curves, calibration (temperature scaling fitted
@@ -9,7 +11,6 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +22,46 @@ from core.evaluate.calibration import apply_temperature, calibration_summary
 from core.evaluate.intervals import DEFAULT_CI_METHOD, sample_size_warnings
 from core.evaluate.metrics import multi_label_report, pr_curves, roc_curves, single_label_report
 from core.evaluate.ood import COLOUR_LIMIT, OODReference, colourfulness, fit_reference
-from core.jobs.store import write_json
-from core.tasks.classify import ClassifyTask
+from core.tasks.classify import ClassificationOutputs, probabilities
+from core.train.run_folder import REPORT_FILE, read_json, write_json
 
-REPORT_FILE, PREDICTIONS_FILE, OOD_FILE = "report.json", "predictions.npz", "ood.json"
+PREDICTIONS_FILE, OOD_FILE = "predictions.npz", "ood.json"
 TOP_LOSSES = 24
 
 
-def build_report(task: ClassifyTask, folder: Path, ci_method: str = DEFAULT_CI_METHOD) -> dict[str, Any]:
-    """Compute and store the report for `task` with the weights it holds now (the best ones); proportions get
-    `ci_method` ("wilson" or "clopper-pearson") intervals."""
-    val, test = task.outputs("val"), task.outputs("test", with_features=False)
-    classes = task.classes
-    if task.multilabel:
-        probabilities = task.probabilities(test.logits)
+def build_report(outputs: ClassificationOutputs, folder: Path, ci_method: str = DEFAULT_CI_METHOD
+                 ) -> dict[str, Any]:
+    """Compute and store the report of a classifier from its split outputs (ClassifyTask.split_outputs, taken
+    with the best weights); proportions get `ci_method` ("wilson" or "clopper-pearson") intervals."""
+    val, test, classes = outputs.val, outputs.test, outputs.classes
+    if outputs.multilabel:
+        scores = probabilities(test.logits, multilabel=True)
         report: dict[str, Any] = {
             "task": "multilabel",
-            "metrics": multi_label_report(test.labels, probabilities, classes, task.thresholds, ci_method=ci_method),
-            "roc": roc_curves(test.labels, probabilities, classes),
-            "pr": pr_curves(test.labels, probabilities, classes),
+            "metrics": multi_label_report(test.labels, scores, classes, outputs.thresholds, ci_method=ci_method),
+            "roc": roc_curves(test.labels, scores, classes),
+            "pr": pr_curves(test.labels, scores, classes),
             "temperature": 1.0,
         }
     else:
         calibration = calibration_summary(val.logits, val.labels, test.logits, test.labels)
         temperature = float(calibration["temperature"])
-        probabilities = apply_temperature(test.logits, temperature)
+        calibrated = apply_temperature(test.logits, temperature)
         report = {
             "task": "classification",
-            "metrics": single_label_report(test.labels, task.probabilities(test.logits), classes, ci_method=ci_method),
-            "roc": roc_curves(test.labels, probabilities, classes),
-            "pr": pr_curves(test.labels, probabilities, classes),
+            "metrics": single_label_report(test.labels, probabilities(test.logits, multilabel=False), classes,
+                                           ci_method=ci_method),
+            "roc": roc_curves(test.labels, calibrated, classes),
+            "pr": pr_curves(test.labels, calibrated, classes),
             "calibration": calibration,
             "temperature": temperature,
             "top_losses": top_losses(test.logits, test.labels, test.indices, classes),
         }
-    report.update(classes=classes, n_test=int(len(test.labels)), dataset=task.dataset.info.id,
-                  thresholds=task.thresholds if task.multilabel else None)
+    report.update(classes=classes, n_test=int(len(test.labels)), dataset=outputs.dataset_id,
+                  thresholds=outputs.thresholds if outputs.multilabel else None)
     report["warnings"] = report_warnings(report)
     np.savez(folder / PREDICTIONS_FILE, logits=test.logits, labels=test.labels, indices=test.indices)
-    fit_ood(task, report["temperature"]).save(folder / OOD_FILE)
+    fit_ood(outputs, report["temperature"]).save(folder / OOD_FILE)
     write_json(folder / REPORT_FILE, report)
     return report
 
@@ -76,14 +78,11 @@ def top_losses(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray, clas
              "confidence": float(probabilities[i, predicted[i]]), "loss": float(losses[i])} for i in order]
 
 
-def fit_ood(task: ClassifyTask, temperature: float) -> OODReference:
+def fit_ood(outputs: ClassificationOutputs, temperature: float) -> OODReference:
     """The out-of-distribution reference from this run's training and validation images."""
-    train, val = task.outputs("train", with_features=True), task.outputs("val", with_features=True)
-    images = task.splits["train"]
-    sample = torch.arange(min(len(images), 2048))
-    prepared = images.batch(sample)[0].cpu().numpy()
-    labels = train.labels if not task.multilabel else np.where(train.labels.any(1), train.labels.argmax(1), -1)
-    confidence = apply_temperature(val.logits, temperature).max(1) if not task.multilabel else np.array([])
+    train, val, prepared = outputs.train, outputs.val, outputs.train_images
+    labels = train.labels if not outputs.multilabel else np.where(train.labels.any(1), train.labels.argmax(1), -1)
+    confidence = apply_temperature(val.logits, temperature).max(1) if not outputs.multilabel else np.array([])
     # "greyscale" also covers grey scans stored as RGB: judge by the training images' colour, not channel count
     greyscale = prepared.shape[1] == 1 or max(colourfulness(image.transpose(1, 2, 0)) for image in prepared[:256]) \
         < COLOUR_LIMIT
@@ -102,7 +101,7 @@ def report_warnings(report: dict[str, Any]) -> list[str]:
 
 def load_report(folder: Path) -> dict[str, Any] | None:
     path = folder / REPORT_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path) if path.exists() else None
 
 
 def load_predictions(folder: Path) -> dict[str, np.ndarray]:

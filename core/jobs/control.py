@@ -6,11 +6,11 @@ import signal
 import time
 from typing import Any
 
-from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.jobs.liveness import is_local, pid_alive
-from core.jobs.store import ACTIVE, RESUMABLE, RunRecord, RunStore, write_json
-from core.tasks import build_task, load_config
+from core.jobs.store import ACTIVE, RESUMABLE, RunRecord, RunStore
+from core.tasks import check_task, load_config
+from core.train.run_folder import write_config
 
 STOP_GRACE_S = float(os.environ.get("MEDLAB_STOP_GRACE_S", "30"))
 
@@ -18,9 +18,8 @@ STOP_GRACE_S = float(os.environ.get("MEDLAB_STOP_GRACE_S", "30"))
 def create_run(store: RunStore, workspace: str, config_data: dict[str, Any], status: str = "queued") -> RunRecord:
     """Validate a config (and that its dataset can be trained on) and record a new run."""
     config = load_config(config_data)
-    open_dataset(workspace, config.dataset)  # a clear sentence now if it does not exist
-    task = build_task(config, workspace)     # checks labels, splits, model name and monitor without loading data
-    return store.create(workspace, config.as_dict(), monitor=task.monitor, status=status)
+    monitor = check_task(config, workspace)  # dataset, labels, splits, model, monitor, init_from: nothing loaded
+    return store.create(workspace, config.as_dict(), monitor=monitor, status=status)
 
 
 def request_stop(store: RunStore, run_id: str) -> RunRecord:
@@ -56,7 +55,7 @@ def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None) -> R
         if epochs <= record.epoch:
             raise UserError(f"Run '{run_id}' has already trained {record.epoch} epochs; --epochs must be more than that.")
         config["epochs"] = epochs
-        write_json(store.run_dir(record) / "config.json", config)
+        write_config(store.run_dir(record), config)
     elif record.status == "completed":
         raise UserError(f"Run '{run_id}' has completed; give a larger number of epochs to continue training it.")
     elif record.status not in RESUMABLE:

@@ -1,5 +1,12 @@
 """Run one training job to its end in this process: the worker process and `python -m core train` both call
-`execute`, so a run behaves the same from the page and from the command line."""
+`execute`, so a run behaves the same from the page and from the command line.
+
+The path of a run: its config becomes a task (core.tasks.build_task), set up and resumed from its checkpoint if
+it has one (`task_and_state`), trained by the generic loop (core.train.loop.fit) with callbacks for metrics,
+checkpoints, early stopping and stop requests; then the best weights are loaded, the test metrics summarised and
+the report of the task's kind built from what the task returns (`write_report`), all into the run folder
+(core.train.run_folder).
+"""
 from __future__ import annotations
 
 import json
@@ -14,15 +21,16 @@ import torch
 from core.data.augment import load_augmentation
 from core.errors import UserError
 from core.jobs.liveness import LIVE, Heartbeat, worker_identity
-from core.jobs.store import RunRecord, RunStore, write_json
-from core.jobs.trained import MODEL_CARD
+from core.jobs.store import RunRecord, RunStore
 from core.tasks import build_task, load_config
 from core.tasks.base import Task
+from core.tasks.classify import ClassifyTask
+from core.tasks.restore import RestoreTask
 from core.train.config import TrainConfig
-from core.train.callbacks import (BEST_WEIGHTS, CHECKPOINT_FILE, Checkpointer, EarlyStopping, MetricsRecorder,
-                                  StopCheck)
+from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, StopCheck
 from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
 from core.train.loop import LoopState, fit
+from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, REBUILD_SPEC, SUMMARY_FILE, WORKER_LOG, write_json
 
 PROGRESS_COLUMNS = {"epoch", "step", "epochs", "steps_per_epoch", "images_per_s", "eta_s", "best_value", "best_epoch"}
 
@@ -60,15 +68,17 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device("cpu")
 
 
-def restore(store: RunStore, record: RunRecord, config: TrainConfig, device: torch.device) -> tuple[Task, LoopState]:
-    """The run's task, set up on `device`, and where its training stands: from its checkpoint if it has one
-    (networks, optimisers, schedules, RNG, loop position), else from the start."""
+def task_and_state(store: RunStore, record: RunRecord, config: TrainConfig, device: torch.device
+                   ) -> tuple[Task, LoopState]:
+    """The run's task, set up on `device`, and where its training stands: resumed from its checkpoint if it has
+    one (networks, optimisers, schedules, RNG, loop position), else from the start (then its rebuild spec,
+    model.json, is written)."""
     folder = store.run_dir(record)
     task = build_task(config, record.workspace)
     task.setup(device)
     if not (folder / CHECKPOINT_FILE).exists():
-        write_json(folder / MODEL_CARD, {**task.model_card(), "monitor": task.monitor,
-                                           "augmentation": load_augmentation(record.workspace, config.dataset).as_dict()})
+        write_json(folder / REBUILD_SPEC, {**task.rebuild_spec(), "monitor": task.monitor,
+                                             "augmentation": load_augmentation(record.workspace, config.dataset).as_dict()})
         _forget_after(store, record, LoopState())
         return task, LoopState()
     saved = load_checkpoint(folder / CHECKPOINT_FILE, device)
@@ -79,6 +89,19 @@ def restore(store: RunStore, record: RunRecord, config: TrainConfig, device: tor
     set_rng_state(saved["rng"])
     state.stop_reason = None
     return task, state
+
+
+def write_report(task: Task, folder: Path) -> None:
+    """The task's full evaluation report in its run folder, built by the reporter of its kind from what the task
+    returns (after final_report, with the best weights loaded): one reporter per task kind."""
+    if isinstance(task, ClassifyTask):
+        from core.evaluate.report import build_report
+
+        build_report(task.split_outputs(), folder)
+    elif isinstance(task, RestoreTask):
+        from core.enhance.compare import restoration_report
+
+        restoration_report(task, folder)
 
 
 def _forget_after(store: RunStore, record: RunRecord, state: LoopState) -> None:
@@ -117,7 +140,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         config = load_config(store.config(record))
         device = resolve_device(record.device_used or config.device)
         store.update(run_id, device_used=str(device))
-        task, state = restore(store, record, config, device)
+        task, state = task_and_state(store, record, config, device)
 
         def poll() -> str | None:
             current = store.get(run_id)
@@ -131,7 +154,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
 
         callbacks = [MetricsRecorder(StoreSink(store, record)), Checkpointer(folder), StopCheck(poll)]
         if config.early_stopping:
-            callbacks.append(EarlyStopping(config.patience))
+            callbacks.append(EarlyStopping(task.monitor, config.patience, task.monitor_mode))
         state = fit(task, state, callbacks)
         if state.stop_reason in ("stopped", "interrupted"):
             message = ("stopped on request" if state.stop_reason == "stopped"
@@ -143,8 +166,8 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         summary = {"best_epoch": state.best_epoch, "monitor": task.monitor, "best_value": state.best_value,
                    "epochs_trained": state.epoch, "stopped_early": state.stop_reason == "early_stopping",
                    **task.final_report(), "seconds": time.time() - started}
-        task.write_report(folder)
-        write_json(folder / "summary.json", summary)
+        write_report(task, folder)
+        write_json(folder / SUMMARY_FILE, summary)
         message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None
         store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0,
                      summary=json.dumps(summary, default=float), message=message)
@@ -157,7 +180,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
     except MemoryError:
         _fail(store, run_id, "out of memory: lower the batch size or the image size, or pick a smaller model")
     except Exception as error:  # a bug: the run fails with a short reason, the traceback goes to the log
-        with (folder / "worker.log").open("a") as log:
+        with (folder / WORKER_LOG).open("a") as log:
             log.write(traceback.format_exc())
         _fail(store, run_id, f"internal error ({type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}); see worker.log")
     return store.get(run_id)

@@ -24,6 +24,7 @@ import torch
 from core.jobs.control import STOP_GRACE_S, force_stop
 from core.jobs.liveness import LIVE, worker_identity
 from core.jobs.store import RunRecord, RunStore
+from core.train.run_folder import WORKER_LOG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,7 +142,7 @@ class JobRunner:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         if device == "cpu":  # CPU jobs share the cores instead of oversubscribing them
             env["MEDLAB_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.slots))
-        log = (self.store.run_dir(record) / "worker.log").open("a")
+        log = (self.store.run_dir(record) / WORKER_LOG).open("a")
         try:
             return subprocess.Popen([sys.executable, "-m", "core.jobs.worker", record.id], cwd=PROJECT_ROOT, env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

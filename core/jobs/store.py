@@ -1,14 +1,7 @@
 """The run store: the single truth about training runs, shared by the UI, the job runner, workers and the CLI.
 
     MEDLAB_HOME/runs.sqlite                 index of all runs (SQLite in WAL mode: many readers, one writer)
-    workspaces/<ws>/runs/<run id>/
-        config.json                         the validated config (plus the augmentation used)
-        metrics.jsonl                       one JSON event per line: step losses, epoch metrics
-        checkpoint.pt                       resumable state (weights_only loadable)
-        best.safetensors, last.safetensors  published weights
-        model.json                          what is needed to rebuild the network for prediction
-        summary.json                        final metrics, including the test split
-        worker.log                          the worker process's output
+    workspaces/<ws>/runs/<run id>/          one folder per run; its files are named in core.train.run_folder
 
 A browser refresh, a second viewer or a server restart all read the same rows and files. Every read (`get`,
 `list`) first applies `core.jobs.liveness.worker_gone` to running and stopping runs: one whose worker has died
@@ -18,7 +11,6 @@ pages, the sidebar queue and the job runner all see the same answer, and `resume
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import sqlite3
@@ -31,7 +23,8 @@ from typing import Any
 
 from core.errors import UserError
 from core.jobs.liveness import LIVE, worker_gone
-from core.settings import medlab_home, workspace_dir
+from core.settings import medlab_home
+from core.train import run_folder as files
 
 ACTIVE = ("queued", "running", "stopping")
 RESUMABLE = ("stopped", "interrupted", "failed")
@@ -159,7 +152,7 @@ class RunStore:
         run_id = f"run-{time.strftime('%y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         folder = self.run_dir_for(workspace, run_id)
         folder.mkdir(parents=True)
-        write_json(folder / "config.json", config)
+        files.write_config(folder, config)
         with self._connect() as db:
             db.execute(
                 "INSERT INTO runs (id, workspace, name, task, dataset, model, status, device, created, epochs, monitor)"
@@ -236,45 +229,28 @@ class RunStore:
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self.run_dir(record), ignore_errors=True)
 
-    # --- files ----------------------------------------------------------------------------------------------
+    # --- files (laid out by core.train.run_folder) ----------------------------------------------------------
     def run_dir_for(self, workspace: str, run_id: str) -> Path:
-        return workspace_dir(workspace) / "runs" / run_id
+        return files.run_folder(workspace, run_id)
 
     def run_dir(self, record: RunRecord) -> Path:
-        return self.run_dir_for(record.workspace, record.id)
+        return files.run_folder(record.workspace, record.id)
+
+    def run_folder(self, run_id: str) -> Path:
+        """The folder of run `run_id` (UserError if there is no such run)."""
+        return self.run_dir(self.get(run_id))
 
     def config(self, record: RunRecord) -> dict[str, Any]:
-        return json.loads((self.run_dir(record) / "config.json").read_text())
+        return files.read_config(self.run_dir(record))
 
     def append_events(self, record: RunRecord, events: list[dict[str, Any]]) -> None:
-        with (self.run_dir(record) / "metrics.jsonl").open("a") as handle:
-            handle.write("".join(json.dumps(event) + "\n" for event in events))
+        files.append_events(self.run_dir(record), events)
 
     def keep_events(self, record: RunRecord, keep: Callable[[dict[str, Any]], bool]) -> None:
         """Rewrite metrics.jsonl with only the events `keep` accepts (atomically): a run resumed from its checkpoint
         drops what a killed worker logged after that checkpoint (and a line it left half-written), so its curves
         read like an uninterrupted run's."""
-        path = self.run_dir(record) / "metrics.jsonl"
-        if not path.exists():
-            return
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(json.dumps(event) + "\n" for event in self.events(record) if keep(event)))
-        os.replace(tmp, path)
+        files.keep_events(self.run_dir(record), keep)
 
     def events(self, record: RunRecord) -> list[dict[str, Any]]:
-        path = self.run_dir(record) / "metrics.jsonl"
-        if not path.exists():
-            return []
-        events = []
-        for line in path.read_text().splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:  # a line being written right now
-                pass
-        return events
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+        return files.read_events(self.run_dir(record))

@@ -1,16 +1,18 @@
 """Networks. Classifiers are built by name through `build_classifier`; every one is a `Classifier`
 (`normalize`, `backbone`, `head`, `target_layer`) taking images in [0, 1].
 
-Restoration networks (U-Net, SRResNet) live in their own modules with their own registry; the names here are
-classifiers only (CLASSIFIER_NAMES; MODEL_NAMES is the same tuple under the name the pages use).
+Restoration networks (U-Net, SRResNet) live in their own modules with their own registry
+(core.models.restoration); the names here are classifiers only. This module is the boundary for classifiers:
+what a person chose is checked here (core.models.checks) and refused with a `UserError`; the networks below it
+raise `ValueError`, a programming error.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 
 from core.errors import UserError
-from core.models.classifier import Classifier, InputNormalization, set_train_mode
+from core.models.checks import check_channel_values, check_count, check_in_channels, check_name
+from core.models.classifier import Classifier, InputNormalization
 from core.models.small_cnn import SmallCNN
 from core.models.torchvision_nets import TORCHVISION_NETS, build_torchvision_classifier, imagenet_file_name
 
@@ -24,22 +26,16 @@ CLASSIFIER_INFO: dict[str, str] = {
     "vgg16": "VGG-16 with batch norm, 134 M parameters (mostly its fully connected layers): heavy, a classic.",
     "efficientnet_b0": "EfficientNet-B0, 4.0 M parameters: accurate for its size, good pretrained on a CPU.",
 }
-MODEL_NAMES = CLASSIFIER_NAMES
-MODEL_INFO = CLASSIFIER_INFO
 # Smallest square input each network accepts (VGG's and DenseNet's pooling stages run out of pixels below it).
 MIN_INPUT_SIZE: dict[str, int] = {"small_cnn": 16, "resnet18": 1, "resnet50": 1, "densenet121": 29, "vgg16": 32,
                                   "efficientnet_b0": 1}
 
-__all__ = ["CLASSIFIER_INFO", "CLASSIFIER_NAMES", "MODEL_INFO", "MODEL_NAMES", "Classifier", "InputNormalization",
-           "MIN_INPUT_SIZE", "SmallCNN", "build_classifier", "check_input_size", "imagenet_weights_file",
-           "set_train_mode"]
+__all__ = ["CLASSIFIER_INFO", "CLASSIFIER_NAMES", "Classifier", "InputNormalization", "MIN_INPUT_SIZE", "SmallCNN",
+           "build_classifier", "check_input_size", "imagenet_weights_file"]
 
 
 def _check_name(name: str) -> str:
-    key = str(name).strip().lower()
-    if key not in CLASSIFIER_NAMES:
-        raise UserError(f"model '{name}' is not a known classifier; choose one of {', '.join(CLASSIFIER_NAMES)}.")
-    return key
+    return check_name(name, CLASSIFIER_NAMES, "classifier")
 
 
 def check_input_size(name: str, height: int, width: int) -> None:
@@ -83,11 +79,9 @@ def build_classifier(name: str, in_channels: int, num_classes: int, *, pretraine
         UserError: a bad argument, or pretrained weights that are neither cached nor downloadable.
     """
     key = _check_name(name)
-    if isinstance(in_channels, bool) or in_channels not in (1, 3):
-        raise UserError(f"in_channels must be 1 (grey) or 3 (colour), got {in_channels}.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
-        raise UserError(f"num_classes must be a whole number of at least 1, got {num_classes}.")
-    in_channels, num_classes = int(in_channels), int(num_classes)
+    in_channels, num_classes = check_in_channels(in_channels), check_count(num_classes, "num_classes", 1)
+    check_channel_values(input_mean, in_channels, "input_mean")
+    check_channel_values(input_std, in_channels, "input_std", positive=True)
     if pretrained and key not in TORCHVISION_NETS:
         raise UserError(f"pretrained weights are not available for {key}; train it from scratch.")
     if freeze_backbone and not pretrained:

@@ -7,11 +7,10 @@ features in deep neural networks?", NeurIPS 2014) freezes `backbone` and trains 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 
 import torch
 from torch import nn
-
-from core.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -20,11 +19,11 @@ SCRATCH_STD = 0.25
 
 
 def _per_channel(value: float | Sequence[float], channels: int, field: str) -> tuple[float, ...]:
-    values = (float(value),) if isinstance(value, (int, float)) else tuple(float(v) for v in value)
+    values = (float(value),) if isinstance(value, Real) else tuple(float(v) for v in value)
     if len(values) == 1:
         values = values * channels
     if len(values) != channels:
-        raise UserError(f"{field} has {len(values)} values but the model takes {channels} input channel(s).")
+        raise ValueError(f"{field} has {len(values)} values but the model takes {channels} input channel(s).")
     return values
 
 
@@ -35,6 +34,12 @@ class InputNormalization(nn.Module):
         mean: one value, or one per channel.
         std: one value, or one per channel; every value must be > 0.
         channels: the number of input channels.
+
+    Returns (forward):
+        the normalised images, the shape of the input (N, channels, H, W).
+
+    Raises:
+        ValueError: neither one value nor one per channel, or a std that is not > 0.
     """
 
     def __init__(self, mean: float | Sequence[float], std: float | Sequence[float], channels: int) -> None:
@@ -42,7 +47,7 @@ class InputNormalization(nn.Module):
         mean_values = _per_channel(mean, channels, "input_mean")
         std_values = _per_channel(std, channels, "input_std")
         if min(std_values) <= 0:
-            raise UserError(f"input_std must be greater than 0, got {std_values}.")
+            raise ValueError(f"input_std must be greater than 0, got {std_values}.")
         self.channels = channels
         self.register_buffer("mean", torch.tensor(mean_values).view(1, channels, 1, 1))
         self.register_buffer("std", torch.tensor(std_values).view(1, channels, 1, 1))
@@ -59,6 +64,13 @@ class PerImageStandardization(nn.Module):
 
     Radiographs differ in exposure and window from image to image; standardising each image removes that
     nuisance before the first convolution (as tf.image.per_image_standardization does).
+
+    Args:
+        channels: the number of input channels (recorded for `Classifier.in_channels`).
+        eps: added to the standard deviation, so a constant image gives zeros rather than NaN.
+
+    Returns (forward):
+        the standardised images, the shape of the input (N, channels, H, W).
     """
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:
@@ -85,6 +97,9 @@ class Classifier(nn.Module):
     BatchNorm running statistics and any stochastic layers (dropout, stochastic depth) inside it do not
     change or add noise; the dropout before the head still follows `train()`. Its parameters do not require
     gradients, so Grad-CAM on a frozen model needs an input with `requires_grad_(True)`.
+
+    Raises:
+        ValueError: a dropout outside [0, 1), or a target_layer that is not inside backbone.
     """
 
     __jit_unused_properties__ = ["target_layer", "in_channels", "num_classes"]
@@ -93,14 +108,14 @@ class Classifier(nn.Module):
                  target_layer: nn.Module, dropout: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
-            raise UserError(f"dropout must be in [0, 1), got {dropout}.")
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
         self.normalize = normalize
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = head
         names = {module: name for name, module in backbone.named_modules()}
         if target_layer not in names:
-            raise ValueError("target_layer must be a module inside backbone")
+            raise ValueError("target_layer must be a module inside backbone.")
         # Stored by name, not as a second reference, so copies, state dicts and exports stay simple.
         self.target_layer_name = f"backbone.{names[target_layer]}".rstrip(".")
         self.backbone_frozen = False
@@ -134,8 +149,3 @@ class Classifier(nn.Module):
             self.backbone.eval()
         return self
 
-
-def set_train_mode(model: nn.Module, training: bool) -> nn.Module:
-    """`model.train(training)`; kept for callers that prefer a function. A `Classifier` with a frozen
-    backbone already keeps that backbone (and its BatchNorm layers) in eval mode on `train()`."""
-    return model.train(training)

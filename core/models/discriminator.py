@@ -13,10 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.errors import UserError
-from core.models.unet import check_count, check_in_channels
+from core.models.checks import is_whole
 
-MIN_PATCH = 32
+MIN_PATCH = 32  # four stride-2 halvings leave 2x2 features
 
 
 def _block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -34,16 +33,24 @@ class PatchDiscriminator(nn.Module):
     sigmoid: train with `BCEWithLogitsLoss`.
 
     Args:
-        in_channels: image channels, 1 (grey) or 3 (colour).
+        in_channels: image channels (the app builds 1, grey, or 3, colour, through
+            `core.models.restoration.build_discriminator`).
         width: channels of the first layer (the paper used 64).
 
     Returns (forward):
-        logits of shape (N, 1) for patches of shape (N, in_channels, H, W), H and W at least 32.
+        logits of shape (N, 1) for patches of shape (N, in_channels, H, W), H and W at least MIN_PATCH (32).
+
+    Raises:
+        ValueError: a count that is not a whole number of at least 1, or (forward) patches that are not
+            (N, in_channels, H, W) or smaller than MIN_PATCH (the restoration config refuses such a patch size).
     """
 
     def __init__(self, in_channels: int, width: int = 32) -> None:
         super().__init__()
-        in_channels, width = check_in_channels(in_channels), check_count(width, "width", 1)
+        for field, value in (("in_channels", in_channels), ("width", width)):
+            if not is_whole(value, 1):
+                raise ValueError(f"{field} must be a whole number of at least 1, got {value}.")
+        in_channels, width = int(in_channels), int(width)
         self.in_channels, self.width = in_channels, width
         plan = [(width, width, 2), (width, 2 * width, 1), (2 * width, 2 * width, 2), (2 * width, 4 * width, 1),
                 (4 * width, 4 * width, 2), (4 * width, 8 * width, 1), (8 * width, 8 * width, 2)]
@@ -61,11 +68,11 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise UserError(f"the discriminator expects patches of shape (N, {self.in_channels}, H, W), "
-                            f"got {tuple(x.shape)}.")
+            raise ValueError(f"the discriminator expects patches of shape (N, {self.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}.")
         if min(x.shape[-2:]) < MIN_PATCH:
-            raise UserError(f"the discriminator needs patches of at least {MIN_PATCH}x{MIN_PATCH} pixels, "
-                            f"got {x.shape[-2]}x{x.shape[-1]}; use a larger patch size.")
+            raise ValueError(f"the discriminator needs patches of at least {MIN_PATCH}x{MIN_PATCH} pixels, "
+                             f"got {x.shape[-2]}x{x.shape[-1]}.")
         return self.classifier(self.pool(self.features(x)))
 
     def extra_repr(self) -> str:

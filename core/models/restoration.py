@@ -2,18 +2,19 @@
 
 Every restorer takes images in [0, 1] of shape (N, C, H, W), C = 1 or 3, and returns images in the same range
 convention without clamping (training needs the unclamped values); `restore` clamps for inference.
+
+This module is the boundary for restoration networks: what a person chose (in a config or a saved model card)
+is checked here (core.models.checks) and refused with a `UserError`; the networks raise `ValueError`.
 """
 from __future__ import annotations
-
-from numbers import Integral
 
 import torch
 from torch import nn
 
-from core.errors import UserError
-from core.models.discriminator import PatchDiscriminator
-from core.models.srresnet import SCALES, SRResNet
-from core.models.unet import ResUNet, check_in_channels
+from core.models.checks import check_in_channels, check_name, check_scale
+from core.models.discriminator import MIN_PATCH, PatchDiscriminator
+from core.models.srresnet import SRResNet
+from core.models.unet import ResUNet
 
 RESTORATION_NAMES = ("resunet", "srresnet")
 RESTORATION_INFO: dict[str, str] = {
@@ -23,18 +24,10 @@ RESTORATION_INFO: dict[str, str] = {
                 "bicubic upsampling, x2 or x4; trains in minutes on a CPU.",
 }
 # The upscaling factors each network supports (1: same size out as in).
-RESTORATION_SCALES: dict[str, tuple[int, ...]] = {"resunet": (1,), "srresnet": SCALES}
+RESTORATION_SCALES: dict[str, tuple[int, ...]] = {"resunet": (1,), "srresnet": (2, 4)}
 
-__all__ = ["RESTORATION_INFO", "RESTORATION_NAMES", "RESTORATION_SCALES", "PatchDiscriminator", "ResUNet",
-           "SRResNet", "build_discriminator", "build_restorer", "restore"]
-
-
-def _check_name(name: str) -> str:
-    key = str(name).strip().lower()
-    if key not in RESTORATION_NAMES:
-        raise UserError(f"model '{name}' is not a known restoration network; choose one of "
-                        f"{', '.join(RESTORATION_NAMES)}.")
-    return key
+__all__ = ["MIN_PATCH", "RESTORATION_INFO", "RESTORATION_NAMES", "RESTORATION_SCALES", "PatchDiscriminator",
+           "ResUNet", "SRResNet", "build_discriminator", "build_restorer", "restore"]
 
 
 def build_restorer(name: str, in_channels: int, scale: int = 1) -> nn.Module:
@@ -51,19 +44,20 @@ def build_restorer(name: str, in_channels: int, scale: int = 1) -> nn.Module:
     Raises:
         UserError: an unknown name, bad channels, or a scale the network does not support.
     """
-    key = _check_name(name)
+    key = check_name(name, RESTORATION_NAMES, "restoration network")
     in_channels = check_in_channels(in_channels)
-    allowed = RESTORATION_SCALES[key]
-    if isinstance(scale, bool) or not isinstance(scale, Integral) or int(scale) not in allowed:
-        said = "1 (denoising keeps the size)" if allowed == (1,) else " or ".join(str(s) for s in allowed)
-        raise UserError(f"scale must be {said} for {key}, got {scale}.")
+    scale = check_scale(scale, RESTORATION_SCALES[key], key)
     if key == "resunet":
         return ResUNet(in_channels)
-    return SRResNet(in_channels, int(scale))
+    return SRResNet(in_channels, scale)
 
 
 def build_discriminator(in_channels: int) -> nn.Module:
-    """The SRGAN discriminator (default width) for patches of at least 32 px: logits of shape (N, 1)."""
+    """The SRGAN discriminator (default width) for patches of at least MIN_PATCH (32) px: logits of shape (N, 1).
+
+    Raises:
+        UserError: in_channels other than 1 or 3.
+    """
     return PatchDiscriminator(check_in_channels(in_channels))
 
 

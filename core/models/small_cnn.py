@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from core.errors import UserError
+from core.models.checks import is_whole
 from core.models.classifier import (SCRATCH_MEAN, SCRATCH_STD, Classifier, InputNormalization,
                                     PerImageStandardization)
 
@@ -55,6 +55,10 @@ class SmallCNN(Classifier):
 
     Returns (forward):
         logits of shape (N, num_classes) for images of shape (N, in_channels, H, W).
+
+    Raises:
+        ValueError: a count below 1, or a `standardize` other than "image" or "dataset" (build it through
+            `core.models.build_classifier`, which refuses a person's bad choice with a UserError first).
     """
 
     __jit_unused_properties__ = [*Classifier.__jit_unused_properties__, "features"]
@@ -63,15 +67,16 @@ class SmallCNN(Classifier):
                  convs_per_block: int = 1, dropout: float = 0.0, standardize: str = "image",
                  input_mean: float | Sequence[float] = SCRATCH_MEAN,
                  input_std: float | Sequence[float] = SCRATCH_STD) -> None:
-        if in_channels < 1:
-            raise UserError(f"in_channels must be at least 1, got {in_channels}.")
-        if num_classes < 1:
-            raise UserError(f"num_classes must be at least 1, got {num_classes}.")
+        for field, value in (("in_channels", in_channels), ("num_classes", num_classes),
+                             ("convs_per_block", convs_per_block)):
+            if not is_whole(value, 1):
+                raise ValueError(f"{field} must be a whole number of at least 1, got {value}.")
+        widths = tuple(widths)
+        if not widths or not all(is_whole(w, 1) for w in widths):
+            raise ValueError(f"widths must be one or more positive channel counts, got {widths}.")
         widths = tuple(int(w) for w in widths)
-        if not widths or min(widths) < 1:
-            raise UserError(f"widths must be one or more positive channel counts, got {widths}.")
         if standardize not in ("image", "dataset"):
-            raise UserError(f"standardize must be 'image' or 'dataset', got {standardize!r}.")
+            raise ValueError(f"standardize must be 'image' or 'dataset', got {standardize!r}.")
         channels = (in_channels, *widths)
         features = nn.Sequential(*(conv_block(c_in, c_out, convs_per_block)
                                    for c_in, c_out in zip(channels, channels[1:])))

@@ -13,25 +13,14 @@ References:
 """
 from __future__ import annotations
 
-from numbers import Integral
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.errors import UserError
-from core.models.unet import check_count, check_in_channels
+from core.models.checks import is_whole
 
-SCALES = (2, 4)
 DEFAULT_BLOCKS = 8
 DEFAULT_WIDTH = 32
-
-
-def check_scale(scale: object) -> int:
-    """Return `scale` as an int, or raise a UserError unless it is 2 or 4."""
-    if isinstance(scale, bool) or not isinstance(scale, Integral) or int(scale) not in SCALES:
-        raise UserError(f"scale must be 2 or 4 for super-resolution, got {scale}.")
-    return int(scale)
 
 
 class SRBlock(nn.Module):
@@ -90,20 +79,29 @@ class SRResNet(nn.Module):
     steps move every weight by about the learning rate whatever the gradient's size.
 
     Args:
-        in_channels: image channels, 1 (grey) or 3 (colour).
-        scale: upscaling factor, 2 or 4.
+        in_channels: image channels (the app builds 1, grey, or 3, colour, through
+            `core.models.restoration.build_restorer`).
+        scale: upscaling factor, a power of two (one sub-pixel x2 step each; the app offers 2 and 4).
         blocks: residual blocks (the paper used 16).
         width: feature channels (the paper used 64).
 
     Returns (forward):
         the upscaled image, shape (N, in_channels, scale * H, scale * W).
+
+    Raises:
+        ValueError: a count that is not a whole number of at least 1 (blocks: 0), a scale that is not a power
+            of two of at least 2, or (forward) an input that is not (N, in_channels, H, W).
     """
 
     def __init__(self, in_channels: int, scale: int, blocks: int = DEFAULT_BLOCKS,
                  width: int = DEFAULT_WIDTH) -> None:
         super().__init__()
-        in_channels, scale = check_in_channels(in_channels), check_scale(scale)
-        blocks, width = check_count(blocks, "blocks", 0), check_count(width, "width", 1)
+        for field, value, low in (("in_channels", in_channels, 1), ("blocks", blocks, 0), ("width", width, 1)):
+            if not is_whole(value, low):
+                raise ValueError(f"{field} must be a whole number of at least {low}, got {value}.")
+        if not is_whole(scale, 2) or int(scale) & (int(scale) - 1):
+            raise ValueError(f"scale must be a power of two of at least 2, got {scale}.")
+        in_channels, scale, blocks, width = int(in_channels), int(scale), int(blocks), int(width)
         self.in_channels, self.scale, self.blocks, self.width = in_channels, scale, blocks, width
         self.head = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.PReLU(width))
         self.body = nn.Sequential(*(SRBlock(width) for _ in range(blocks)), nn.Conv2d(width, width, 3, padding=1))
@@ -122,7 +120,7 @@ class SRResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise UserError(f"SRResNet expects images of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
+            raise ValueError(f"SRResNet expects images of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
         base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         features = self.head(x.contiguous(memory_format=layout))

@@ -9,6 +9,9 @@ References:
 `ssim` matches `skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=1)`: statistics from a normalised Gaussian window, population
 (co)variances, the mean over the pixels whose window lies inside the image (skimage crops the same border).
+
+Bad arguments raise ValueError (a programming error): the restoration config checks what a person sets
+(ssim_weight, patch size) before a loss is built.
 """
 from __future__ import annotations
 
@@ -17,8 +20,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from core.errors import UserError
 
 WIN_SIZE = 11
 SIGMA = 1.5
@@ -37,11 +38,11 @@ def gaussian_window(win_size: int = WIN_SIZE, sigma: float = SIGMA, *, dtype: to
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor, win_size: int) -> None:
     if x.shape != y.shape:
-        raise UserError(f"SSIM needs two images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}.")
+        raise ValueError(f"SSIM needs two images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}.")
     if x.ndim != 4:
-        raise UserError(f"SSIM needs images of shape (N, C, H, W), got {tuple(x.shape)}.")
+        raise ValueError(f"SSIM needs images of shape (N, C, H, W), got {tuple(x.shape)}.")
     if min(x.shape[-2:]) < win_size:
-        raise UserError(f"SSIM needs images of at least {win_size}x{win_size} pixels, "
+        raise ValueError(f"SSIM needs images of at least {win_size}x{win_size} pixels, "
                         f"got {x.shape[-2]}x{x.shape[-1]}.")
 
 
@@ -61,9 +62,9 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, win_s
     """
     _check_pair(x, y, win_size)
     if win_size < 1 or win_size % 2 == 0:
-        raise UserError(f"win_size must be an odd whole number, got {win_size}.")
+        raise ValueError(f"win_size must be an odd whole number, got {win_size}.")
     if not data_range > 0 or not math.isfinite(data_range):
-        raise UserError(f"data_range must be greater than 0, got {data_range}.")
+        raise ValueError(f"data_range must be greater than 0, got {data_range}.")
     with torch.autocast(device_type=x.device.type, enabled=False):  # statistics in full precision under AMP
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         x, y = x.to(dtype), y.to(dtype)
@@ -93,7 +94,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0, reduction
         the mean SSIM over channels and positions (1 for identical images), averaged over the batch or not.
     """
     if reduction not in ("mean", "none"):
-        raise UserError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
     per_image = ssim_map(x, y, data_range=data_range, win_size=win_size, sigma=sigma, k1=k1, k2=k2).mean(dim=(1, 2, 3))
     return per_image.mean() if reduction == "mean" else per_image
 
@@ -135,20 +136,20 @@ class L1SSIMLoss(nn.Module):
                  data_range: float = 1.0) -> None:
         super().__init__()
         if isinstance(ssim_weight, bool) or not isinstance(ssim_weight, (int, float)) or not 0 <= ssim_weight <= 1:
-            raise UserError(f"ssim_weight must be a number in [0, 1], got {ssim_weight}.")
+            raise ValueError(f"ssim_weight must be a number in [0, 1], got {ssim_weight}.")
         if l1_weight is None:
             l1_weight = 1.0 - float(ssim_weight)
         if isinstance(l1_weight, bool) or not isinstance(l1_weight, (int, float)) or not 0 <= l1_weight < math.inf:
-            raise UserError(f"l1_weight must be a number of at least 0, got {l1_weight}.")
+            raise ValueError(f"l1_weight must be a number of at least 0, got {l1_weight}.")
         if ssim_weight == 0 and l1_weight == 0:
-            raise UserError("ssim_weight and l1_weight cannot both be 0: the loss would be constant.")
+            raise ValueError("ssim_weight and l1_weight cannot both be 0: the loss would be constant.")
         if not data_range > 0:
-            raise UserError(f"data_range must be greater than 0, got {data_range}.")
+            raise ValueError(f"data_range must be greater than 0, got {data_range}.")
         self.ssim_weight, self.l1_weight, self.data_range = float(ssim_weight), float(l1_weight), float(data_range)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if prediction.shape != target.shape:
-            raise UserError(f"the loss needs prediction and target of the same shape, got "
+            raise ValueError(f"the loss needs prediction and target of the same shape, got "
                             f"{tuple(prediction.shape)} and {tuple(target.shape)}.")
         loss = self.l1_weight * F.l1_loss(prediction, target)
         if self.ssim_weight:

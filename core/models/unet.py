@@ -14,30 +14,15 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.errors import UserError
+from core.models.checks import is_whole
 
 DEFAULT_WIDTHS = (32, 64, 128)
 DEFAULT_BLOCKS = 1
-
-
-def check_count(value: object, field: str, low: int) -> int:
-    """Return `value` as an int, or raise a UserError naming `field` unless it is a whole number >= `low`."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < low:
-        raise UserError(f"{field} must be a whole number of at least {low}, got {value}.")
-    return int(value)
-
-
-def check_in_channels(in_channels: object) -> int:
-    """Return `in_channels` as an int, or raise a UserError unless it is 1 (grey) or 3 (colour)."""
-    if isinstance(in_channels, bool) or not isinstance(in_channels, Integral) or int(in_channels) not in (1, 3):
-        raise UserError(f"in_channels must be 1 (grey) or 3 (colour), got {in_channels}.")
-    return int(in_channels)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
@@ -95,22 +80,30 @@ class ResUNet(nn.Module):
     `forward` and the output cropped back.
 
     Args:
-        in_channels: image channels, 1 (grey) or 3 (colour).
+        in_channels: image channels (the app builds 1, grey, or 3, colour, through
+            `core.models.restoration.build_restorer`).
         widths: channels of each resolution level, from 1/2 resolution down; at least one level.
         blocks_per_level: residual blocks in every encoder and decoder stage (the deepest level has one stage).
 
     Returns (forward):
         the denoised image, shape (N, in_channels, H, W), the same range convention as the input.
+
+    Raises:
+        ValueError: a count that is not a whole number of at least 1 (blocks_per_level: 0), no widths, or
+            (forward) an input that is not (N, in_channels, H, W).
     """
 
     def __init__(self, in_channels: int, widths: Sequence[int] = DEFAULT_WIDTHS,
                  blocks_per_level: int = DEFAULT_BLOCKS) -> None:
         super().__init__()
-        in_channels = check_in_channels(in_channels)
-        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or not widths:
-            raise UserError(f"widths must be one or more channel counts, got {widths!r}.")
-        widths = tuple(check_count(w, "widths", 1) for w in widths)
-        blocks_per_level = check_count(blocks_per_level, "blocks_per_level", 0)
+        if not is_whole(in_channels, 1):
+            raise ValueError(f"in_channels must be a whole number of at least 1, got {in_channels}.")
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or not widths \
+                or not all(is_whole(w, 1) for w in widths):
+            raise ValueError(f"widths must be one or more whole channel counts of at least 1, got {widths!r}.")
+        if not is_whole(blocks_per_level, 0):
+            raise ValueError(f"blocks_per_level must be a whole number of at least 0, got {blocks_per_level}.")
+        in_channels, widths, blocks_per_level = int(in_channels), tuple(int(w) for w in widths), int(blocks_per_level)
         self.in_channels, self.widths, self.blocks_per_level = in_channels, widths, blocks_per_level
         self.multiple = 2 ** len(widths)  # one pixel-unshuffle, then one stride-2 conv per further level
         # oneDNN's CPU convolutions run faster on NHWC activations (1024x1024: 0.43 s instead of 0.71 s); the
@@ -141,9 +134,13 @@ class ResUNet(nn.Module):
         nn.init.zeros_(self.tail.weight)  # identity at initialisation: predicted noise is 0
 
     def predict_noise(self, x: torch.Tensor) -> torch.Tensor:
-        """The noise estimate for `x` (N, C, H, W), any H and W; the denoised image is `x - noise`."""
+        """The noise estimate for `x` (N, C, H, W), any H and W; the denoised image is `x - noise`.
+
+        Raises:
+            ValueError: `x` is not of shape (N, in_channels, H, W).
+        """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise UserError(f"ResUNet expects images of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
+            raise ValueError(f"ResUNet expects images of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
         padded, height, width = pad_to_multiple(x, self.multiple)
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         h = self.head(self.unshuffle(padded).contiguous(memory_format=layout))

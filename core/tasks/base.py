@@ -1,73 +1,49 @@
-"""What a task gives the training loop. Classification, restoration and (later) sequence and GAN training are
-tasks: each brings its networks, its step and its metrics; the loop, checkpoints and job runner are shared."""
+"""A task as the job executor sees it: the loop's contract (core.train.contract) plus what outlives training, and
+the shared base of tasks that train one network with one optimiser.
+
+Classification, restoration and (later) sequence and GAN training are tasks: each brings its networks, its step
+and its metrics; the loop, checkpoints and job runner are shared.
+"""
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from pathlib import Path
+from abc import abstractmethod
 from typing import Any
 
 import torch
+from torch import nn
 
-from core.train.config import TrainConfig
+from core.train.contract import Task as LoopTask
+from core.train.optim import Optimization
 
 
-class Task(ABC):
-    config: TrainConfig
-    monitor: str = "val_loss"   # the validation metric that picks the best epoch
-    monitor_mode: str = "min"   # "min" or "max"
-
+class Task(LoopTask):
     @abstractmethod
-    def setup(self, device: torch.device) -> None:
-        """Load data onto `device`, build networks and their Optimization objects."""
-
-    @property
-    @abstractmethod
-    def steps_per_epoch(self) -> int: ...
-
-    @property
-    @abstractmethod
-    def images_per_step(self) -> int: ...
-
-    @abstractmethod
-    def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[Any]:
-        """The batches of one epoch from `start_step` on; the same (seed, epoch) always gives the same batches,
-        so a run resumed mid-epoch sees exactly what it would have seen."""
-
-    @abstractmethod
-    def train_step(self, batch: Any) -> dict[str, torch.Tensor | float]:
-        """One optimisation step; returns at least "loss" (a tensor: the loop reads it without a device sync
-        per step) and "lr"."""
-
-    @abstractmethod
-    def evaluate(self, split: str) -> dict[str, float]:
-        """Metrics on a split, named with the split as prefix (val_loss, val_accuracy, ...)."""
-
-    @abstractmethod
-    def end_epoch(self, val_metrics: dict[str, float]) -> None:
-        """Per-epoch bookkeeping such as epoch-wise learning-rate schedules."""
-
-    @abstractmethod
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: network weights, optimisers, schedulers, scalers."""
-
-    @abstractmethod
-    def load_state_dict(self, state: dict[str, Any], replay: tuple[int, int] | None = None) -> None: ...
-
-    @abstractmethod
-    def weights(self) -> dict[str, torch.Tensor]:
-        """The weights to publish (safetensors): what prediction and export need."""
-
-    @abstractmethod
-    def load_weights(self, weights: dict[str, torch.Tensor]) -> None: ...
-
-    @abstractmethod
-    def model_card(self) -> dict[str, Any]:
-        """What is needed to rebuild the network for prediction: architecture, classes, preprocessing."""
+    def rebuild_spec(self) -> dict[str, Any]:
+        """What is needed to rebuild the network for prediction (stored as model.json): architecture, classes,
+        preprocessing. Not the exported Markdown model card (core.evaluate.export.model_card)."""
 
     def final_report(self) -> dict[str, Any]:
-        """Metrics on the held-out test split with the weights loaded now (the best ones)."""
+        """Metrics on the held-out test split with the weights loaded now (the best ones), for the run's summary.
+        The full report is built by the job executor with the task kind's reporter (core.jobs.execute)."""
         return self.evaluate("test")
 
-    def write_report(self, folder: Path) -> None:
-        """Store the task's full evaluation report in the run folder (after final_report, best weights)."""
+
+class SingleNetworkTask(Task):
+    """A task that trains one network (`model`) with one Optimization: its resumable state and its published
+    weights. Tasks with more networks (a GAN's discriminator) extend state_dict and load_state_dict."""
+
+    model: nn.Module
+    optimization: Optimization
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimization": self.optimization.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], replay: tuple[int, int] | None = None) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimization.load_state_dict(state["optimization"], replay)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return self.model.state_dict()
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(weights)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +14,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, p
 
 from core.data.augment import Augmentation, augment_batch
 from core.data.splits import SPLITS, cross_validation_fold, stratum_of
-from core.data.store import Dataset
+from core.data.store import Dataset, DatasetInfo
 from core.errors import UserError
-from core.models import MODEL_NAMES, build_classifier, check_input_size
-from core.tasks.base import Task
+from core.models import CLASSIFIER_NAMES, build_classifier, check_input_size
+from core.tasks.base import SingleNetworkTask
 from core.tasks.tensors import SplitTensors, step_seed
 from core.train.config import TrainConfig
 from core.train.optim import Optimization, autocast_dtype
@@ -52,8 +51,8 @@ class ClassifyConfig(TrainConfig):
                             f"not '{self.imbalance}'.")
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"Config field 'label_smoothing' must be at least 0 and below 1, not {self.label_smoothing}.")
-        if self.model not in MODEL_NAMES:
-            raise UserError(f"Config field 'model' must be one of {', '.join(MODEL_NAMES)}, not '{self.model}'.")
+        if self.model not in CLASSIFIER_NAMES:
+            raise UserError(f"Config field 'model' must be one of {', '.join(CLASSIFIER_NAMES)}, not '{self.model}'.")
         if self.folds == 1 or not 0 <= self.folds <= 20:
             raise UserError(f"Config field 'folds' must be 0 (no cross-validation) or 2 to 20, not {self.folds}.")
         if self.folds and not 0 <= self.fold < self.folds:
@@ -70,9 +69,41 @@ class SplitOutputs:
     indices: np.ndarray           # (N,) positions of these images in the dataset
 
 
-class ClassifyTask(Task):
+@dataclass
+class ClassificationOutputs:
+    """What a trained classifier returns for its report (core.evaluate.report builds it from these alone)."""
+
+    classes: list[str]
+    multilabel: bool
+    thresholds: list[float] | None  # per-label decision thresholds (multi-label), chosen on validation
+    dataset_id: str
+    train: SplitOutputs             # with features (the out-of-distribution reference)
+    val: SplitOutputs               # with features
+    test: SplitOutputs
+    train_images: np.ndarray        # (n, C, S, S) up to 2048 training images as the network sees them, in [0, 1]
+
+
+def probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Class probabilities (N, K) from logits: sigmoid per label (multi-label) or softmax over classes."""
+    tensor = torch.from_numpy(logits)
+    return (torch.sigmoid(tensor) if multilabel else torch.softmax(tensor, dim=1)).numpy()
+
+
+class ClassifyTask(SingleNetworkTask):
     def __init__(self, config: ClassifyConfig, dataset: Dataset, augmentation: Augmentation) -> None:
         info = dataset.info
+        self.monitor = self.check(config, info)
+        self.monitor_mode = "min" if self.monitor == "val_loss" else "max"
+        self.multilabel = info.task == "multilabel"
+        self.config, self.dataset, self.augmentation = config, dataset, augmentation
+        self.classes = info.classes
+        self.image_size = config.image_size or info.size
+        self.thresholds = [0.5] * len(self.classes)
+
+    @staticmethod
+    def check(config: ClassifyConfig, info: DatasetInfo) -> str:
+        """That `config` can be trained on the dataset `info` describes (labels, splits, input size, monitor),
+        without loading any data; returns the monitored validation metric. Raises UserError otherwise."""
         if info.task == "unlabelled":
             raise UserError(f"Dataset '{info.id}' has no labels, so a classifier cannot be trained on it; import it "
                             "with class folders or a CSV of filename,label.")
@@ -80,23 +111,20 @@ class ClassifyTask(Task):
             raise UserError(f"Dataset '{info.id}' has only one class; a classifier needs at least two.")
         if config.task == "multilabel" and info.task != "multilabel":
             raise UserError(f"Dataset '{info.id}' has one label per image; use task 'classification'.")
-        self.multilabel = info.task == "multilabel"
-        if self.multilabel and config.imbalance == "sampler":
+        multilabel = info.task == "multilabel"
+        if multilabel and config.imbalance == "sampler":
             raise UserError("Config field 'imbalance': the weighted sampler needs one label per image; "
                             "use class_weights for multi-label data.")
         if not info.split_counts.get("train") or not info.split_counts.get("val"):
             raise UserError(f"Dataset '{info.id}' needs images in both its train and val splits to train.")
-        self.config, self.dataset, self.augmentation = config, dataset, augmentation
-        self.classes = info.classes
-        self.image_size = config.image_size or info.size
-        check_input_size(config.model, self.image_size, self.image_size)
-        metrics = MULTI_LABEL_METRICS if self.multilabel else SINGLE_LABEL_METRICS
-        self.monitor = config.monitor or ("val_auc" if self.multilabel else "val_accuracy")
-        if self.monitor not in metrics:
+        image_size = config.image_size or info.size
+        check_input_size(config.model, image_size, image_size)
+        metrics = MULTI_LABEL_METRICS if multilabel else SINGLE_LABEL_METRICS
+        monitor = config.monitor or ("val_auc" if multilabel else "val_accuracy")
+        if monitor not in metrics:
             raise UserError(f"Config field 'monitor' must be one of {', '.join(metrics)} for this task, "
-                            f"not '{self.monitor}'.")
-        self.monitor_mode = "min" if self.monitor == "val_loss" else "max"
-        self.thresholds = [0.5] * len(self.classes)
+                            f"not '{monitor}'.")
+        return monitor
 
     # --- set-up ---------------------------------------------------------------------------------------------
     def setup(self, device: torch.device) -> None:
@@ -215,8 +243,7 @@ class ClassifyTask(Task):
         )
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        tensor = torch.from_numpy(logits)
-        return (torch.sigmoid(tensor) if self.multilabel else torch.softmax(tensor, dim=1)).numpy()
+        return probabilities(logits, self.multilabel)
 
     def evaluate(self, split: str) -> dict[str, float]:
         out = self.outputs(split)
@@ -243,26 +270,18 @@ class ClassifyTask(Task):
             self.thresholds = [_best_threshold(val.labels[:, k], probabilities[:, k]) for k in range(len(self.classes))]
         return {**self.evaluate("test"), **({"thresholds": self.thresholds} if self.multilabel else {})}
 
-    def write_report(self, folder: Path) -> None:
-        from core.evaluate.report import build_report  # evaluation builds on tasks, not the other way round
+    def split_outputs(self) -> ClassificationOutputs:
+        """The outputs the report is built from, with the weights held now (the best ones, after final_report
+        has chosen multi-label thresholds)."""
+        train = self.splits["train"]
+        return ClassificationOutputs(
+            classes=self.classes, multilabel=self.multilabel,
+            thresholds=self.thresholds if self.multilabel else None, dataset_id=self.dataset.info.id,
+            train=self.outputs("train", with_features=True), val=self.outputs("val", with_features=True),
+            test=self.outputs("test"), train_images=train.batch(torch.arange(min(len(train), 2048)))[0].cpu().numpy())
 
-        build_report(self, folder)
-
-    # --- state ----------------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimization": self.optimization.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any], replay: tuple[int, int] | None = None) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimization.load_state_dict(state["optimization"], replay)
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        return self.model.state_dict()
-
-    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(weights)
-
-    def model_card(self) -> dict[str, Any]:
+    # --- what outlives training (state and weights: SingleNetworkTask) ---------------------------------------
+    def rebuild_spec(self) -> dict[str, Any]:
         info = self.dataset.info
         return {
             "task": "multilabel" if self.multilabel else "classification", "architecture": self.config.model,

@@ -8,13 +8,11 @@ from typing import Any, Protocol
 
 import torch
 
-from core.tasks.base import Task
+from core.errors import UserError
 from core.train.checkpoint import save_checkpoint, save_weights
-from core.train.loop import Callback, LoopState
-
-CHECKPOINT_FILE = "checkpoint.pt"
-BEST_WEIGHTS = "best.safetensors"
-LAST_WEIGHTS = "last.safetensors"
+from core.train.contract import Task
+from core.train.loop import Callback, LoopState, improves
+from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, LAST_WEIGHTS
 
 
 class MetricsSink(Protocol):
@@ -92,14 +90,38 @@ class Checkpointer(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when the monitored validation metric has not improved for `patience` epochs."""
+    """Stop when the validation metric `monitor` has not improved for `patience` epochs (as Lightning's
+    EarlyStopping: the callback owns its monitor and mode). Improvement follows the loop's rule (`improves`: a
+    tie goes to the lower validation loss). Its best is worked out again from the loop's history when training
+    starts, so a resumed run stops where an uninterrupted one would.
 
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
+    Raises UserError at the end of an epoch whose metrics lack `monitor`, naming the metrics that exist.
+    """
+
+    def __init__(self, monitor: str, patience: int, mode: str = "min") -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping mode must be 'min' or 'max', not {mode!r}.")
+        self.monitor, self.patience, self.mode = monitor, patience, mode
+        self.best = LoopState()  # best_value, best_loss and best_epoch on this callback's monitor
+
+    def on_fit_start(self, task: Task, state: LoopState) -> None:
+        self.best = LoopState()
+        for metrics in state.history:
+            self._track(metrics)
 
     def on_epoch_end(self, task: Task, state: LoopState, metrics: dict[str, float], improved: bool) -> None:
-        if state.best_epoch is not None and state.epoch - state.best_epoch >= self.patience:
-            state.stop_reason = "early_stopping"
+        self._track(metrics)
+        if self.best.best_epoch is not None and state.epoch - self.best.best_epoch >= self.patience:
+            state.stop_reason = state.stop_reason or "early_stopping"
+
+    def _track(self, metrics: dict[str, float]) -> None:
+        if self.monitor not in metrics:
+            present = ", ".join(sorted(name for name in metrics if name.startswith("val_"))) or "none"
+            raise UserError(f"Early stopping watches '{self.monitor}', which this task does not report; "
+                            f"its validation metrics are: {present}.")
+        if improves(metrics, self.best, self.monitor, self.mode):
+            self.best.best_value, self.best.best_loss = float(metrics[self.monitor]), metrics.get("val_loss")
+            self.best.best_epoch = int(metrics["epoch"])
 
 
 class StopCheck(Callback):

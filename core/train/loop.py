@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from core.tasks.base import Task
+from core.train.contract import Task
 
 
 @dataclass

@@ -7,7 +7,7 @@ import streamlit as st
 from core.data.augment import load_augmentation
 from core.data.stats import imbalance_advice
 from core.data.store import DatasetInfo
-from core.models import MODEL_INFO, MODEL_NAMES, imagenet_weights_file
+from core.models import CLASSIFIER_INFO, CLASSIFIER_NAMES, imagenet_weights_file
 from core.settings import cache_dir
 from core.tasks.classify import IMBALANCE_REMEDIES, MULTI_LABEL_METRICS, SINGLE_LABEL_METRICS
 from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
@@ -35,9 +35,9 @@ def render_classify_form(workspace: str, info: DatasetInfo) -> str | None:
     model_col, data_col, optim_col = st.columns(3)
     with model_col:
         st.markdown("**Model**")
-        model = st.selectbox("Architecture", MODEL_NAMES, key=KEY + "model", help="\n\n".join(
-            f"**{name}**: {text}" for name, text in MODEL_INFO.items()))
-        st.caption(MODEL_INFO[model])
+        model = st.selectbox("Architecture", CLASSIFIER_NAMES, key=KEY + "model", help="\n\n".join(
+            f"**{name}**: {text}" for name, text in CLASSIFIER_INFO.items()))
+        st.caption(CLASSIFIER_INFO[model])
         pretrained = st.checkbox("ImageNet-pretrained weights", key=KEY + "pretrained", disabled=model == "small_cnn")
         if pretrained and model != "small_cnn":
             file = imagenet_weights_file(model)

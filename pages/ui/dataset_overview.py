@@ -1,6 +1,8 @@
 """The Dataset page's overview: counts per split and class, balance, intensity and size histograms, policy."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -40,33 +42,52 @@ def render_overview(workspace: str, dataset: Dataset) -> None:
 
 
 def _balance(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int]) -> None:
-    table = pd.DataFrame(class_counts).fillna(0).astype(int)
-    table.loc["total"] = pd.Series(split_counts)
+    table, figure = _balance_table_and_figure(class_counts, split_counts)
     left, right = st.columns([1, 2])
     left.markdown("**Images per split and class**")
     left.dataframe(table, width="stretch")
+    right.plotly_chart(figure, width="stretch", key="balance-chart")
+
+
+# The table and figures are built once per dataset and shared by every session (read-only): building the plotly
+# figures and sampling the intensities took most of this page's server time on each visit.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _balance_table_and_figure(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int]
+                              ) -> tuple[pd.DataFrame, go.Figure]:
+    table = pd.DataFrame(class_counts).fillna(0).astype(int)
+    table.loc["total"] = pd.Series(split_counts)
     long = table.drop(index="total").reset_index(names="class").melt(id_vars="class", var_name="split",
                                                                       value_name="images")
     figure = px.bar(long, x="class", y="images", color="split", barmode="group", title="Class balance",
                     category_orders={"split": ["train", "val", "test"]})
     figure.update_layout(height=320, margin=dict(t=40, b=10, l=10, r=10))
-    right.plotly_chart(figure, width="stretch", key="balance-chart")
+    return table, figure
 
 
 def _histograms(dataset: Dataset) -> None:
+    intensity, sizes = _histogram_figures(str(dataset.path), dataset.info.created)
     left, right = st.columns(2)
+    left.plotly_chart(intensity, width="stretch", key="intensity-chart")
+    right.plotly_chart(sizes, width="stretch", key="size-chart")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _histogram_figures(folder: str, created: str) -> tuple[go.Figure, go.Figure]:
+    """(pixel intensity, original size) of the dataset stored in `folder` (`created` tells two apart that were
+    stored in the same folder)."""
+    dataset = Dataset(Path(folder))
     edges, histograms = intensity_histogram(dataset)
     centres = (edges[:-1] + edges[1:]) / 2
-    figure = go.Figure([go.Scatter(x=centres, y=values, name=name, mode="lines") for name, values in histograms.items()])
-    figure.update_layout(title="Pixel intensity (sample of images)", xaxis_title="intensity (0-1)",
-                         yaxis_title="fraction of pixels", height=300, margin=dict(t=40, b=10, l=10, r=10))
-    left.plotly_chart(figure, width="stretch", key="intensity-chart")
+    intensity = go.Figure([go.Scatter(x=centres, y=values, name=name, mode="lines")
+                           for name, values in histograms.items()])
+    intensity.update_layout(title="Pixel intensity (sample of images)", xaxis_title="intensity (0-1)",
+                            yaxis_title="fraction of pixels", height=300, margin=dict(t=40, b=10, l=10, r=10))
     widths, heights = original_sizes(dataset)
     sizes = pd.DataFrame({"width": widths, "height": heights})
-    figure = px.histogram(sizes.melt(var_name="side", value_name="pixels"), x="pixels", color="side",
-                          barmode="overlay", title="Original image size", nbins=30)
-    figure.update_layout(height=300, margin=dict(t=40, b=10, l=10, r=10))
-    right.plotly_chart(figure, width="stretch", key="size-chart")
+    size_figure = px.histogram(sizes.melt(var_name="side", value_name="pixels"), x="pixels", color="side",
+                               barmode="overlay", title="Original image size", nbins=30)
+    size_figure.update_layout(height=300, margin=dict(t=40, b=10, l=10, r=10))
+    return intensity, size_figure
 
 
 def _delete(workspace: str, dataset: Dataset) -> None:

@@ -2,6 +2,8 @@
 calibrated probabilities, an out-of-distribution check and an overlay for uploaded files."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -13,21 +15,21 @@ from core.evaluate.explain import EXPLAINERS, overlay
 from core.evaluate.predict import (Prediction, Predictor, explain, load_predictor, predict_files, predict_image,
                                   predictions_csv)
 from core.jobs.store import RunStore
-from core.train.callbacks import BEST_WEIGHTS
+from core.train.run_folder import weights_version
 from pages.ui.images import display_image
 
 MAX_FILES = 200
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model")
-def cached_predictor(home: str, run_id: str, weights_modified: float) -> Predictor:
-    """One loaded model per run (and weights version), shared by every session: treat it as read-only."""
-    return load_predictor(RunStore(), run_id)
+def cached_predictor(folder: str, weights_modified: float) -> Predictor:
+    """One loaded model per run folder (and weights version), shared by every session: treat it as read-only."""
+    return load_predictor(Path(folder))
 
 
 def predictor_for(store: RunStore, run_id: str) -> Predictor:
-    weights = store.run_dir(store.get(run_id)) / BEST_WEIGHTS
-    return cached_predictor(str(store.home), run_id, weights.stat().st_mtime if weights.exists() else 0.0)
+    folder = store.run_folder(run_id)
+    return cached_predictor(str(folder), weights_version(folder))
 
 
 def _method_and_opacity(key: str) -> tuple[str, float]:

@@ -10,11 +10,13 @@ from core.errors import UserError
 from core.settings import DEFAULT_WORKSPACE, workspace_name_note
 from core.jobs.store import ACTIVE
 from core.workspace import workspace_status
+from pages.ui.builtins import builtin_preparation, show_preparation
 from pages.ui.jobs import run_store
 from pages.ui.session import WORKSPACE_KEY, current_workspace, typed_workspace
 
 
 QUEUE_POLL_S = 3.0
+PREPARATION_POLL_S = 1.0
 INTERRUPTED_SHOWN_S = 24 * 3600  # runs interrupted within this time are listed under the queue
 
 
@@ -41,10 +43,19 @@ def render_sidebar() -> None:
             devices = _devices()
             st.caption("Compute: " + " · ".join(device.label for device in devices))
             st.caption(f"**{workspace}**: {workspace_status(workspace, run_store()).line()}")
+            preparation = builtin_preparation()
+            if preparation.error:
+                show_preparation(preparation)
+            elif not preparation.finished:  # "Preparing built-in datasets: 2 of 4", while it lasts
+                st.fragment(run_every=PREPARATION_POLL_S)(_preparation)()
             st.fragment(run_every=QUEUE_POLL_S)(_jobs)()
     if unusable:  # nothing usable in the name: no page runs, rather than acting on some other workspace
         st.error(f"{unusable} Fix the workspace name in the sidebar to go on.")
         st.stop()
+
+
+def _preparation() -> None:
+    show_preparation(builtin_preparation())
 
 
 def _jobs() -> None:

@@ -19,7 +19,7 @@ from tests.fixtures import png_bytes
 def _export(run_id: str, fmt: str):
     store = RunStore()
     record = store.get(run_id)
-    predictor = load_predictor(store, run_id)
+    predictor = load_predictor(store.run_folder(run_id))
     return predictor, export(predictor, record, store.config(record), store.run_dir(record), fmt)
 
 

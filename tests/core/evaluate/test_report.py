@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.evaluate.report import load_predictions, load_report
 from core.jobs.store import RunStore
@@ -28,3 +29,33 @@ def test_predictions_are_stored_for_the_page(trained):
     predictions = load_predictions(folder)
     assert predictions["logits"].shape == (load_report(folder)["n_test"], 4)
     assert len(predictions["indices"]) == len(predictions["labels"])
+
+
+def _outputs(multilabel: bool, seed: int = 0):
+    """Tiny split outputs as a classifier returns them: 3 classes, 30 images per split, 4 features."""
+    from core.tasks.classify import ClassificationOutputs, SplitOutputs
+
+    rng = np.random.default_rng(seed)
+
+    def split(n: int) -> SplitOutputs:
+        labels = (rng.random((n, 3)) < 0.4).astype(np.float32) if multilabel else np.arange(n) % 3
+        logits = rng.normal(size=(n, 3)).astype(np.float32) + 2.0 * (np.eye(3)[labels] if not multilabel else labels)
+        return SplitOutputs(logits.astype(np.float32), labels, rng.normal(size=(n, 4)).astype(np.float32),
+                            np.arange(n))
+
+    return ClassificationOutputs(classes=["a", "b", "c"], multilabel=multilabel,
+                                 thresholds=[0.5, 0.5, 0.5] if multilabel else None, dataset_id="tiny",
+                                 train=split(30), val=split(30), test=split(30),
+                                 train_images=rng.random((30, 1, 8, 8)).astype(np.float32))
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_the_report_is_built_from_split_outputs_alone(tmp_path, multilabel):
+    from core.evaluate.report import build_report
+
+    report = build_report(_outputs(multilabel), tmp_path)
+    assert set(report) == set(load_report(tmp_path))  # what was returned is what was stored
+    assert (report["task"], report["n_test"], report["dataset"]) == \
+        ("multilabel" if multilabel else "classification", 30, "tiny")
+    assert load_predictions(tmp_path)["logits"].shape == (30, 3)
+    assert (tmp_path / "ood.json").exists()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from core.data.catalog import open_dataset
 from core.data.store import delete_dataset
 from core.jobs.control import create_run, prepare_resume, request_stop
 from core.jobs.runner import JobRunner
@@ -45,7 +46,12 @@ def test_jobs_queue_on_one_device_and_both_complete(runner):
         assert done
         final = runner.store.get(record.id)
         assert final.status == "completed", final.message
-        assert final.summary_dict["test_accuracy"] >= 0 and (runner.store.run_dir(final) / "best.safetensors").exists()
+        summary = final.summary_dict
+        assert summary["epochs_trained"] == 2 and summary["best_epoch"] in (1, 2)
+        tested = open_dataset(final.workspace, final.dataset).info.split_counts["test"]
+        correct = summary["test_accuracy"] * tested  # a count of test images: whole, 0 to all of them
+        assert 0 <= round(correct) <= tested and correct == pytest.approx(round(correct))
+        assert (runner.store.run_dir(final) / "best.safetensors").exists()
     assert runner.store.get(second.id).started >= runner.store.get(first.id).finished - 1
 
 

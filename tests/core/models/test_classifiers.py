@@ -1,4 +1,5 @@
-"""Every classifier: shapes, the Classifier interface, learning on a fixed batch, argument checks."""
+"""Every classifier: shapes, the Classifier interface, learning on a fixed batch, argument checks (a person's bad
+choice is a UserError from `build_classifier`; a bad argument to a network itself is a ValueError)."""
 from __future__ import annotations
 
 import copy
@@ -8,9 +9,10 @@ import torch
 from torch import nn
 
 from core.errors import UserError
-from core.models import (CLASSIFIER_NAMES, MIN_INPUT_SIZE, MODEL_INFO, MODEL_NAMES, Classifier, SmallCNN,
-                         build_classifier, check_input_size, imagenet_weights_file)
+from core.models import (CLASSIFIER_INFO, CLASSIFIER_NAMES, MIN_INPUT_SIZE, Classifier, SmallCNN, build_classifier,
+                         check_input_size, imagenet_weights_file)
 from core.models.classifier import IMAGENET_MEAN, IMAGENET_STD, InputNormalization
+from core.models.torchvision_nets import TORCHVISION_NETS
 
 # (name, in_channels, num_classes): every network for grey and colour input, two and five classes
 TEST_CASES_SHAPE = [(name, c, k) for name in CLASSIFIER_NAMES for c in (1, 3) for k in (2, 5)]
@@ -25,6 +27,21 @@ TEST_CASES_BAD_ARGS = [
     ({"name": "resnet18", "input_std": 0.0}, "input_std"),
     ({"name": "resnet18", "input_mean": (0.1, 0.2)}, "input_mean"),
     ({"name": "resnet18", "input_std": (0.2, 0.2, 0.2)}, "input_std"),  # 3 values for 1 channel
+    ({"name": "small_cnn", "input_std": -1.0}, "input_std"),
+    ({"name": "small_cnn", "input_mean": ()}, "input_mean"),
+]
+# (factory, message): the networks themselves refuse bad arguments with a ValueError (a programming error)
+TEST_CASES_NETWORK_BAD_ARGS = [
+    (lambda: SmallCNN(0, 2), "in_channels"),
+    (lambda: SmallCNN(1, 0), "num_classes"),
+    (lambda: SmallCNN(1, 2, widths=()), "widths"),
+    (lambda: SmallCNN(1, 2, widths=(8, 0)), "widths"),
+    (lambda: SmallCNN(1, 2, convs_per_block=0), "convs_per_block"),
+    (lambda: SmallCNN(1, 2, standardize="batch"), "standardize"),
+    (lambda: SmallCNN(1, 2, dropout=1.0), "dropout"),
+    (lambda: InputNormalization(0.5, 0.0, 1), "input_std"),
+    (lambda: InputNormalization((0.1, 0.2), 0.2, 3), "input_mean"),
+    (lambda: Classifier(nn.Identity(), nn.Flatten(), nn.Linear(4, 2), nn.ReLU()), "target_layer"),
 ]
 
 
@@ -81,7 +98,8 @@ def test_small_cnn_structure_follows_widths() -> None:
     convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 4 and all(conv.bias is None and conv.kernel_size == (3, 3) for conv in convs)
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 4)
-    assert sum(p.numel() for p in SmallCNN(1, 2).parameters()) == 97_650  # the figure MODEL_INFO quotes (0.1 M)
+    assert sum(p.numel() for p in SmallCNN(1, 2).parameters()) == 97_650
+    assert CLASSIFIER_INFO["small_cnn"].startswith("Small CNN, 0.1 M parameters")  # the figure quoted to users
     assert len([m for m in SmallCNN(1, 2).features.modules() if isinstance(m, nn.Conv2d)]) == 4  # one per block
 
 
@@ -108,10 +126,11 @@ def test_copies_keep_their_own_target_layer() -> None:
 
 
 def test_registry_names_info_and_weight_files() -> None:
-    assert MODEL_NAMES == CLASSIFIER_NAMES and set(MODEL_INFO) == set(MODEL_NAMES) == set(MIN_INPUT_SIZE)
-    assert all(info and "\n" not in info for info in MODEL_INFO.values())
+    assert CLASSIFIER_NAMES[0] == "small_cnn" and set(CLASSIFIER_NAMES[1:]) == set(TORCHVISION_NETS)
+    assert set(CLASSIFIER_INFO) == set(CLASSIFIER_NAMES) == set(MIN_INPUT_SIZE)
+    assert all(info and "\n" not in info for info in CLASSIFIER_INFO.values())
     assert imagenet_weights_file("small_cnn") is None
-    for name in MODEL_NAMES[1:]:
+    for name in CLASSIFIER_NAMES[1:]:
         assert imagenet_weights_file(name).endswith(".pth") and "/" not in imagenet_weights_file(name)
     assert imagenet_weights_file("vgg16").startswith("vgg16_bn-")
     with pytest.raises(UserError, match="model 'nope'"):
@@ -132,6 +151,12 @@ def test_bad_arguments_raise_user_error(changes: dict, message: str) -> None:
     kwargs = {"name": "small_cnn", "in_channels": 1, "num_classes": 2} | changes
     with pytest.raises(UserError, match=message):
         build_classifier(**kwargs)
+
+
+@pytest.mark.parametrize("factory,message", TEST_CASES_NETWORK_BAD_ARGS)
+def test_networks_raise_value_error(factory, message: str) -> None:
+    with pytest.raises(ValueError, match=message):  # UserError is not a ValueError: this fails on a UserError
+        factory()
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # deprecated in torch 2.15, still used by exporters

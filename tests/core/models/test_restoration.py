@@ -1,4 +1,5 @@
-"""Restoration networks: shapes for odd sizes, the registry, learning on a fixed pair, the start as identity."""
+"""Restoration networks: shapes for odd sizes, the registry, learning on a fixed pair, the start as identity.
+A person's bad choice is a UserError from the registry; a bad argument to a network itself is a ValueError."""
 from __future__ import annotations
 
 import pytest
@@ -28,6 +29,7 @@ TEST_CASES_REGISTRY_BAD = [
     ({"name": "srresnet", "scale": 1}, "scale"),
     ({"name": "srresnet", "scale": 3}, "scale"),
     ({"name": "srresnet", "scale": 2.0}, "scale"),
+    ({"name": "srresnet", "scale": 8}, "scale"),  # the network could (a power of two); the app offers 2 and 4
 ]
 
 
@@ -83,9 +85,9 @@ def test_discriminator_gives_one_logit_per_patch(in_channels: int, height: int, 
 
 def test_discriminator_rejects_small_patches_and_wrong_channels() -> None:
     model = PatchDiscriminator(1, width=8)
-    with pytest.raises(UserError, match="at least 32x32"):
+    with pytest.raises(ValueError, match="at least 32x32"):
         model(torch.rand(2, 1, 16, 48))
-    with pytest.raises(UserError, match=r"\(N, 1, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         model(torch.rand(2, 3, 32, 32))
 
 
@@ -124,26 +126,43 @@ def test_registry_rejects_bad_arguments(kwargs: dict, message: str) -> None:
         build_restorer(**args)
 
 
+@pytest.mark.parametrize("in_channels", [0, 2, 4, True])
+def test_discriminator_registry_refuses_channels_other_than_grey_or_colour(in_channels: object) -> None:
+    with pytest.raises(UserError, match="in_channels must be 1 \\(grey\\) or 3 \\(colour\\)"):
+        build_discriminator(in_channels)
+
+
 @pytest.mark.parametrize("factory,message", [
     (lambda: ResUNet(1, widths=()), "widths"),
     (lambda: ResUNet(1, widths=(8, 0)), "widths"),
+    (lambda: ResUNet(1, widths="8"), "widths"),
     (lambda: ResUNet(1, blocks_per_level=-1), "blocks_per_level"),
-    (lambda: ResUNet(4), "in_channels"),
+    (lambda: ResUNet(0), "in_channels"),
     (lambda: SRResNet(1, 2, blocks=-1), "blocks"),
     (lambda: SRResNet(1, 2, width=0), "width"),
-    (lambda: SRResNet(1, 8), "scale"),
-    (lambda: build_discriminator(2), "in_channels"),
+    (lambda: SRResNet(1, 3), "scale"),
+    (lambda: SRResNet(1, 1), "scale"),
+    (lambda: SRResNet(0, 2), "in_channels"),
     (lambda: PatchDiscriminator(1, width=0), "width"),
+    (lambda: PatchDiscriminator(True), "in_channels"),
 ])
-def test_networks_reject_bad_arguments(factory, message: str) -> None:
-    with pytest.raises(UserError, match=message):
+def test_networks_reject_bad_arguments_with_value_error(factory, message: str) -> None:
+    with pytest.raises(ValueError, match=message):  # UserError is not a ValueError: this fails on a UserError
         factory()
 
 
+@pytest.mark.parametrize("factory,shape", [(lambda: ResUNet(4, (4,)), (1, 4, 3, 3)),
+                                           (lambda: SRResNet(2, 8, blocks=1, width=4), (1, 2, 24, 24))])
+def test_networks_take_any_channel_count_and_power_of_two_scale(factory, shape: tuple[int, ...]) -> None:
+    """Grey or colour is the app's choice, made in the registry; the networks themselves are general."""
+    with torch.no_grad():
+        assert factory()(torch.rand(1, shape[1], 3, 3)).shape == shape
+
+
 def test_networks_reject_inputs_with_the_wrong_channels() -> None:
-    with pytest.raises(UserError, match=r"\(N, 1, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         ResUNet(1)(torch.rand(1, 3, 16, 16))
-    with pytest.raises(UserError, match=r"\(N, 3, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         SRResNet(3, 2)(torch.rand(1, 1, 16, 16))
 
 

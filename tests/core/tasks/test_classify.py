@@ -7,7 +7,7 @@ import torch
 
 from core.errors import UserError
 from core.jobs.control import create_run
-from core.jobs.execute import restore
+from core.jobs.execute import task_and_state
 from core.jobs.store import RunStore
 from core.tasks import build_task, load_config
 from core.train.callbacks import Checkpointer
@@ -29,7 +29,7 @@ class StopAt(Callback):
 
 def train(store: RunStore, record, extra: list[Callback] = ()):
     config = load_config(store.config(record))
-    task, state = restore(store, record, config, CPU)
+    task, state = task_and_state(store, record, config, CPU)
     state = fit(task, state, [Checkpointer(store.run_dir(record)), *extra])
     return task, state
 
@@ -126,3 +126,40 @@ def test_a_model_too_big_for_the_image_size_is_refused_at_submit():
     dataset = tiny_dataset(size=16)
     with pytest.raises(UserError, match="densenet121"):
         build_task(load_config({"dataset": dataset, "model": "densenet121"}), "default")
+
+
+def _info(task: str = "classification", classes: tuple[str, ...] = ("a", "b"), train: int = 10, val: int = 5,
+          size: int = 64):
+    from core.data.store import DatasetInfo
+
+    return DatasetInfo(id="d", name="d", task=task, classes=list(classes), size=size, channels=1,
+                       num_images=train + val, split_counts={"train": train, "val": val, "test": 0},
+                       class_counts={}, source="upload")
+
+
+# (config fields, dataset description, the monitor, or the start of the sentence refusing it)
+TEST_CASES_CHECK = [
+    ({}, _info(), "val_accuracy"),
+    ({"monitor": "val_loss"}, _info(), "val_loss"),
+    ({"task": "multilabel"}, _info("multilabel"), "val_auc"),
+    ({}, _info("multilabel"), "val_auc"),                                  # the dataset decides multi-label
+    ({}, _info("unlabelled"), "Dataset 'd' has no labels"),
+    ({}, _info(classes=("a",)), "Dataset 'd' has only one class"),
+    ({"task": "multilabel"}, _info(), "Dataset 'd' has one label per image"),
+    ({"imbalance": "sampler"}, _info("multilabel"), "Config field 'imbalance'"),
+    ({}, _info(val=0), "Dataset 'd' needs images in both its train and val splits"),
+    ({"monitor": "val_auc"}, _info(), "Config field 'monitor' must be one of val_loss, val_accuracy"),
+    ({"monitor": "val_accuracy"}, _info("multilabel"), "Config field 'monitor' must be one of val_loss, val_auc"),
+]
+
+
+@pytest.mark.parametrize("fields,info,expected", TEST_CASES_CHECK)
+def test_a_config_is_checked_against_its_dataset_without_loading_it(fields, info, expected):
+    from core.tasks.classify import ClassifyConfig, ClassifyTask
+
+    config = ClassifyConfig(**{"dataset": "d", "model": "small_cnn", **fields})
+    if expected.startswith("val_"):
+        assert ClassifyTask.check(config, info) == expected
+    else:
+        with pytest.raises(UserError, match="^" + expected):
+            ClassifyTask.check(config, info)
