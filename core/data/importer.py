@@ -206,6 +206,7 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
     items.insert(4, "split", splits)
     split_counts, class_counts = count_by_split(task, labels.classes, label_array, splits)
     grouped_by, patients_per_split, group_warnings = _grouping(decoded, labels, groups, splits)
+    group_warnings += missing_class_warnings(class_counts, split_counts)
 
     dataset_id = new_dataset_id(name)
     policy = Preprocessing(prep.size, channels, prep.resize, prep.window, prep.intensity)
@@ -308,3 +309,18 @@ def _unique_path(path: str, used: set[str]) -> str:
         candidate, number = f"{stem}_{number}{ext}", number + 1
     used.add(candidate)
     return candidate
+
+
+def missing_class_warnings(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int]) -> list[str]:
+    """A sentence for each non-empty validation or test split that holds no image of a class (no positive of a
+    label): the model cannot be checked on that class there, e.g. its sensitivity cannot be measured."""
+    warnings = []
+    for split, what in (("val", "validation"), ("test", "test")):
+        absent = [name for name, count in class_counts.get(split, {}).items() if count == 0]
+        if absent and split_counts.get(split, 0) > 0:
+            listed = ", ".join(f"'{name}'" for name in absent)
+            warnings.append(f"The {what} split holds no image of {listed}, so the model cannot be "
+                            f"{'evaluated' if split == 'test' else 'validated'} on "
+                            f"{'that class' if len(absent) == 1 else 'those classes'}; import more images of "
+                            f"{'it' if len(absent) == 1 else 'them'}.")
+    return warnings

@@ -120,10 +120,17 @@ def sample_size_warnings(metrics: dict[str, Any]) -> list[str]:
     rows = metrics.get("per_label" if multilabel else "per_class", [])
     small = [(row.get("label", row.get("class")), int(row["support"])) for row in rows
              if int(row["support"]) < MIN_CLASS_IMAGES]
+    what = "positive test images" if multilabel else "test images"
+    absent = [name for name, count in small if count == 0]
+    if absent:
+        noun = ("label" if multilabel else "class") if len(absent) == 1 else ("labels" if multilabel else "classes")
+        warnings.append(f"The test split holds no {what} of {noun} " + ", ".join(f"'{name}'" for name in absent)
+                        + ", so the sensitivity of " + ("this" if len(absent) == 1 else "these")
+                        + f" {noun} cannot be measured at all.")
     if small:
-        what = "positive test images" if multilabel else "test images"
         listed = ", ".join(f"'{name}' ({count} {what})" for name, count in small)
-        noun = ("label" if multilabel else "class") + ("s" if len(small) > 1 else "")
+        singular = "label" if multilabel else "class"
+        noun = singular if len(small) == 1 else ("labels" if multilabel else "classes")
         warnings.append(f"Fewer than {MIN_CLASS_IMAGES} {what} for {noun} {listed}, so the sensitivity, "
                         "precision and AUC of " + ("these" if len(small) > 1 else "this") + f" {noun} rest on "
                         "too few cases to be trusted.")

@@ -107,10 +107,14 @@ def _threshold(predictions: dict, report: dict, key: str, method: str) -> None:
     for column, name in zip(columns, ("sensitivity", "specificity", "ppv", "npv")):
         hits, total = {"sensitivity": ("tp", "fn"), "specificity": ("tn", "fp"), "ppv": ("tp", "fp"),
                        "npv": ("tn", "fn")}[name]
-        low, high = proportion_ci(point[hits], point[hits] + point[total], method)
-        column.metric(name.upper() if len(name) == 3 else name.title(), f"{point[name]:.3f}",
-                      help=f"95% {METHOD_TEXT[method]} interval {low:.3f}-{high:.3f} "
-                           f"({point[hits]}/{point[hits] + point[total]})")
+        label, count = name.upper() if len(name) == 3 else name.title(), point[hits] + point[total]
+        if count == 0:  # e.g. no negative test images: the proportion has no denominator
+            column.metric(label, "n/a", help="No test images to compute it from at this threshold (0/0).")
+            column.caption("not measurable (0/0)")
+            continue
+        low, high = proportion_ci(point[hits], count, method)
+        column.metric(label, f"{point[name]:.3f}",
+                      help=f"95% {METHOD_TEXT[method]} interval {low:.3f}-{high:.3f} ({point[hits]}/{count})")
         column.caption(f"95% CI {low:.3f}-{high:.3f}")
     st.dataframe(pd.DataFrame(point["confusion_matrix"], index=[f"true {c}" for c in report["classes"]],
                               columns=[f"predicted {c}" for c in report["classes"]]), width="content")

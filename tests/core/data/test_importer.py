@@ -241,3 +241,14 @@ def test_dicom_display_chain_reaches_the_stored_arrays(tmp_path):
     expected = {"mg.dcm": SIGMOID_ROW, "cr.dcm": [255, 219, 182, 146, 109, 73, 36, 0], "ct.dcm": LUT_ROW}
     for name, row in expected.items():
         assert all(abs(a - b) <= 1 for a, b in zip(rows[name], row, strict=True)), (name, rows[name])
+
+
+def test_a_class_missing_from_the_test_split_is_warned_about_at_import():
+    from core.data.importer import missing_class_warnings
+
+    counts = {"train": {"a": 5, "b": 2}, "val": {"a": 2, "b": 1}, "test": {"a": 3, "b": 0}}
+    assert missing_class_warnings(counts, {"train": 7, "val": 3, "test": 3}) == [
+        "The test split holds no image of 'b', so the model cannot be evaluated on that class; import more "
+        "images of it."]
+    assert missing_class_warnings({**counts, "test": {"a": 0, "b": 0}}, {"train": 7, "val": 3, "test": 0}) == []
+    assert missing_class_warnings({**counts, "test": {"a": 3, "b": 1}}, {"train": 7, "val": 3, "test": 4}) == []

@@ -178,3 +178,14 @@ def test_multi_label_counts_positives_and_a_collapsed_bootstrap_is_called_unknow
     assert any(w.startswith("The bootstrap intervals of roc auc") and "unknown" in w for w in warnings)
     perfect_small = sample_size_warnings(single_label_report(*perfect(), ["neg", "pos"], n_bootstrap=50))
     assert len(perfect_small) == 3 and "roc auc" in perfect_small[2]
+
+
+def test_two_small_classes_read_in_the_plural_and_an_absent_class_gets_its_own_sentence() -> None:
+    labels, p = balanced(60, 3)
+    keep = (labels == 0) | ((labels == 1) & (np.cumsum(labels == 1) <= 4))   # 4 of 'b', none of 'c'
+    warnings = sample_size_warnings(single_label_report(labels[keep], p[keep], ["a", "b", "c"], n_bootstrap=50))
+    assert ("The test split holds no test images of class 'c', so the sensitivity of this class cannot be "
+            "measured at all.") in warnings
+    assert (f"Fewer than {MIN_CLASS_IMAGES} test images for classes 'b' (4 test images), 'c' (0 test images), so "
+            "the sensitivity, precision and AUC of these classes rest on too few cases to be trusted.") in warnings
+    assert not any("classs" in w for w in warnings)
