@@ -106,3 +106,17 @@ def tiny_dataset(workspace: str = "default", per_class: tuple[int, ...] = (24, 2
                        num_images=len(labels), split_counts=split_counts, class_counts=class_counts, source="upload")
     write_dataset(datasets_dir(workspace) / dataset_id, info, images, labels, items)
     return dataset_id
+
+
+def wait_for(predicate, timeout: float = 180.0, every: float = 0.2):
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout` seconds: tests
+    wait on a condition, never for a fixed time."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -14,7 +13,8 @@ import torch
 from core.cli import main
 from core.jobs.liveness import worker_identity
 from core.jobs.store import RunStore
-from tests.fixtures import tiny_dataset
+from tests.fixtures import tiny_dataset, wait_for as fixtures_wait_for
+
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = {"model": "small_cnn", "epochs": 8, "batch_size": 8, "lr": 0.01, "device": "cpu", "seed": 7}
@@ -43,13 +43,7 @@ def checkpoint_epoch(folder: Path) -> int:
 
 
 def wait_for(predicate, timeout: float = 240.0, every: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not reached in time")
+    return fixtures_wait_for(predicate, timeout, every)
 
 
 def without_timing(summary: dict) -> dict:

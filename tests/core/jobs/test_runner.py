@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -12,19 +11,9 @@ from core.data.store import delete_dataset
 from core.jobs.control import create_run, prepare_resume, request_stop
 from core.jobs.runner import JobRunner
 from core.jobs.store import RunStore
-from tests.fixtures import tiny_dataset
+from tests.fixtures import tiny_dataset, wait_for
 
 TINY = {"model": "small_cnn", "batch_size": 8, "lr": 0.01}
-
-
-def wait_for(predicate, timeout: float = 180.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
