@@ -6,7 +6,6 @@ results on stdout.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -70,6 +69,3 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))

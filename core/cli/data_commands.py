@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.cli.output import print_json
 from core.data.preprocess import INTENSITY_POLICIES, RESIZE_POLICIES, Preprocessing
 from core.errors import UserError
 
@@ -54,7 +55,6 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def run_datasets(args: argparse.Namespace) -> int:
-    from core.cli import print_json
     from core.data.catalog import list_datasets
 
     infos = list_datasets(args.workspace)
@@ -68,7 +68,6 @@ def run_datasets(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from core.cli import print_json
     from core.data.importer import NothingImported, import_paths
 
     prep = _preprocessing(args)
@@ -124,7 +123,6 @@ def _preprocessing(args: argparse.Namespace) -> Preprocessing:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from core.cli import print_json
     from core.data.readers import read_medical_image
     from core.data.windowing import frame_window, render_8bit, resolve_window
 

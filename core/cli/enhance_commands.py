@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from core.enhance.classical import CLASSICAL_METHODS, method_spec
+from core.cli.output import print_json
 from core.errors import UserError
 
 # Readers, writers and trained runs (pydicom, torch) are imported by the command when it runs, so `--help`
@@ -69,7 +69,7 @@ def run_enhance(args: argparse.Namespace) -> int:
     if args.reference:
         summary.update(_scores(args.reference, result))
     if args.json:
-        print(json.dumps(summary, indent=1, default=float))
+        print_json(summary)
     else:
         extra = (f", PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.4f} on the data range "
                  f"{rng.describe()}") if "psnr" in summary else ""

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
+from core.cli.output import print_json
 from core.errors import UserError
 from core.evaluate.formats import FORMATS
 from core.evaluate.intervals import CI_METHODS, METHOD_TEXT, with_ci_method
@@ -68,7 +68,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         report["metrics"]["ci_method"] = args.ci
     report["warnings"] = report_warnings(report)
     if args.json:
-        print(json.dumps(report, indent=1))
+        print_json(report)
         return 0
     for warning in report["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -107,7 +107,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 "file": p.file, "label": p.label, "probabilities": p.probabilities,
                 "cam": str(args.cam / f"{Path(p.file).stem}_cam.png") if args.cam else None} for p in predictions]
     if args.json:
-        print(json.dumps(results, indent=1))
+        print_json(results)
     else:
         for r in results:  # an out-of-distribution flag leads its line, before the prediction it discredits
             flag = ("OUT OF DISTRIBUTION, prediction not reliable (" + "; ".join(r["ood_reasons"]) + "): "
@@ -128,7 +128,10 @@ def run_export(args: argparse.Namespace) -> int:
     data, facts = export(predictor, record, store.config(record), store.run_dir(record), args.format)
     write_atomically(args.out, data)
     summary = {"run_id": record.id, "format": args.format, "out": str(args.out), "bytes": len(data), **facts}
-    print(json.dumps(summary, indent=1) if args.json else f"wrote {args.out} ({len(data) / 1e6:.2f} MB)")
+    if args.json:
+        print_json(summary)
+    else:
+        print(f"wrote {args.out} ({len(data) / 1e6:.2f} MB)")
     return 0
 
 
@@ -150,7 +153,7 @@ def run_cv(args: argparse.Namespace) -> int:
         runner.shutdown()
     summary = cv_summary(store, args.workspace, group)
     if args.json:
-        print(json.dumps(summary, indent=1))
+        print_json(summary)
     else:
         for name, values in summary["metrics"].items():
             print(f"  {name:28} {values['mean']:.4f} ± {values['std']:.4f}")

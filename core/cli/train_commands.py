@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.cli.output import print_json
 from core.errors import UserError
 from core.jobs.store import ACTIVE, RunRecord, RunStore
 
@@ -95,7 +96,7 @@ def _foreground(store: RunStore, record: RunRecord, as_json: bool) -> int:
         signal.signal(signal.SIGINT, previous)
     summary = run_summary(store, final)
     if as_json:
-        print(json.dumps(summary, indent=2, default=float))
+        print_json(summary)
     else:
         print(f"{final.id}: {final.status}" + (f" ({final.message})" if final.message else ""))
         for key in ("test_accuracy", "test_auc", "best_value", "seconds"):
@@ -123,7 +124,7 @@ def run_runs(args: argparse.Namespace) -> int:
     store = RunStore()
     records = store.list(None if args.all else args.workspace)
     if args.json:
-        print(json.dumps([r.public_dict() for r in records], indent=2, default=float))
+        print_json([r.public_dict() for r in records])
         return 0
     for r in records:
         best = f"{r.monitor}={r.best_value:.4f}" if r.best_value is not None else ""
@@ -144,7 +145,7 @@ def run_stop(args: argparse.Namespace) -> int:
         force_stop(store, record)
         record = store.get(record.id)
     if args.json:
-        print(json.dumps({"run_id": record.id, "status": record.status, "message": record.message}))
+        print_json({"run_id": record.id, "status": record.status, "message": record.message})
     else:
         print(f"{record.id}: {record.status}" + (f" ({record.message})" if record.message else ""))
     return 0

@@ -9,7 +9,7 @@ from core.device import available_devices
 from core.errors import UserError
 from core.settings import DEFAULT_WORKSPACE, workspace_name_note
 from core.jobs.store import ACTIVE
-from core.workspace import workspace_status
+from core.jobs.workspace import workspace_status
 from pages.ui.builtins import builtin_preparation, show_preparation
 from pages.ui.jobs import run_store
 from pages.ui.session import WORKSPACE_KEY, current_workspace, typed_workspace
