@@ -1,4 +1,5 @@
-"""`enhance`: one image through a classical method or a trained restoration run."""
+"""`enhance`: one image through a classical method or a trained restoration run; `enhance --compare`: methods and
+trained runs side by side on degraded copies of clean images (PSNR, SSIM, seconds per image)."""
 from __future__ import annotations
 
 import argparse
@@ -19,11 +20,21 @@ OUTPUTS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dcm": "dicom"}
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("enhance", parents=[common],
                                  help="denoise, sharpen or upscale one image (classical method or trained run)")
-    parser.add_argument("method", metavar="METHOD", help=f"one of {', '.join(CLASSICAL_METHODS)}, or a run id")
-    parser.add_argument("input", type=Path, metavar="IN", help="PNG, JPEG, TIFF or DICOM")
-    parser.add_argument("output", type=Path, metavar="OUT", help=".png, .tif or .dcm (DICOM needs a DICOM input)")
-    parser.add_argument("--scale", type=int, choices=(2, 4), help="upscaling factor (bicubic, lanczos)")
-    parser.add_argument("--sigma", type=float, help="noise level on [0, 1] for denoisers that take one")
+    parser.add_argument("method", metavar="METHOD", help=f"one of {', '.join(CLASSICAL_METHODS)}, or a run id "
+                        "(with --compare: a comma-separated list of them, or 'all')")
+    parser.add_argument("input", metavar="IN", help="PNG, JPEG, TIFF or DICOM (with --compare: a dataset id, whose "
+                        "validation images are used, or clean image files or a folder of them)")
+    parser.add_argument("output", type=Path, metavar="OUT", nargs="?",
+                        help=".png, .tif or .dcm (DICOM needs a DICOM input); not used with --compare")
+    parser.add_argument("--compare", action="store_true", help="compare METHODs on degraded copies of IN's clean "
+                        "images instead of enhancing one image: PSNR, SSIM and seconds per image, best first")
+    parser.add_argument("--degradation", default="gaussian", help="with --compare: the simulated degradation, "
+                        "gaussian, poisson or blur (default gaussian)")
+    parser.add_argument("--images", type=int, default=6, help="with --compare: how many images (default 6)")
+    parser.add_argument("--scale", type=int, choices=(2, 4), help="upscaling factor (bicubic, lanczos; with "
+                        "--compare: downsample by it first, for super-resolution)")
+    parser.add_argument("--sigma", type=float, help="noise level on [0, 1] for denoisers that take one (with "
+                        "--compare: of the simulated noise, default 0.1)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="any method parameter")
     parser.add_argument("--frame", type=int, default=None, help="frame of a multi-frame file (default: middle)")
     parser.add_argument("--reference", type=Path, help="a clean image of the output's size: report PSNR and SSIM")
@@ -34,6 +45,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def run_enhance(args: argparse.Namespace) -> int:
+    if args.compare:
+        return run_compare(args)
+    if args.output is None:
+        raise UserError("Give an output file (OUT): .png, .tif or .dcm.")
+    args.input = Path(args.input)
     from core.data.readers import read_medical_image
     from core.enhance.run import enhance
     from core.enhance.writers import enhanced_dicom, native_bits, native_png, native_tiff
@@ -113,3 +129,78 @@ def _scores(path: Path, result) -> dict:
         before = scores(result.input.frames[0], reference, result.data_range)
         found.update({"psnr_input": before["psnr"], "ssim_input": before["ssim"]})
     return found
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from core.enhance.compare import classical_baselines, compare, comparison_degradation, trained_methods
+    from core.jobs.store import RunStore
+    from core.jobs.workspace import restoration_runs
+
+    if args.images < 1:
+        raise UserError(f"--images must be at least 1, not {args.images}.")
+    scale = args.scale or 1
+    degradation = comparison_degradation(args.degradation, 0.1 if args.sigma is None else args.sigma, scale)
+    images, source = _clean_images(args.input, args.workspace, args.images)
+    store = RunStore()
+    baselines = classical_baselines(degradation)
+    if args.method == "all":
+        methods = {**baselines, **trained_methods(restoration_runs(args.workspace, store, scale), scale)}
+    else:
+        methods = _named_methods([name.strip() for name in args.method.split(",") if name.strip()], baselines,
+                                 degradation, store)
+    result = compare(images, degradation, methods, source)
+    if args.json:
+        print_json(result.as_dict())
+        return 0
+    print(f"{result.source}, {result.degradation}:")
+    width = max(len(row["method"]) for row in result.rows)
+    for row in result.rows:
+        print(f"  {row['method']:<{width}}  PSNR {row['psnr']:6.2f} dB  SSIM {row['ssim']:.4f}  "
+              f"{row['seconds_per_image']:.3f} s/image")
+    return 0
+
+
+def _named_methods(names: list[str], baselines: dict, degradation, store) -> dict:
+    """The methods named on the command line: classical method keys (run as the comparison runs them) or run
+    ids of trained restoration runs."""
+    from core.enhance.classical import apply_classical
+    from core.enhance.compare import NO_METHOD, trained_methods
+    from core.enhance.run import is_run_id
+    from core.train.run_folder import find_run_folder
+
+    if not names:
+        raise UserError("Name at least one method to compare, or 'all'.")
+    methods: dict = {NO_METHOD: baselines[NO_METHOD]} if NO_METHOD in baselines else {}
+    for name in names:
+        if is_run_id(name):
+            methods.update(trained_methods({f"Trained: {name}": find_run_folder(name)}, degradation.scale))
+            continue
+        spec = method_spec(name)  # raises the sentence listing the methods
+        methods[spec.title] = (lambda image, name=name: apply_classical(name, image, scale=degradation.scale)) \
+            if degradation.scale > 1 else (lambda image, name=name: apply_classical(name, image))
+    return methods
+
+
+def _clean_images(source: str, workspace: str, count: int) -> tuple[list[np.ndarray], str]:
+    """Clean images from a dataset id (its validation split) or image files or a folder of them (each on its
+    own data range, core.data.native), as float arrays in [0, 1], and where they came from in words."""
+    path = Path(source)
+    if not path.exists():
+        from core.data.catalog import open_dataset
+        from core.enhance.compare import validation_images
+
+        dataset = open_dataset(workspace, source)  # raises "no dataset ..." for a name that is neither
+        images = validation_images(dataset, count)
+        return images, f"{len(images)} validation images of {dataset.info.name}"
+    from core.data.native import full_range_unit
+    from core.data.readers import read_medical_image
+
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
+    images = []
+    for file in files[:count]:
+        image = read_medical_image(file.read_bytes(), file.name)
+        unit = full_range_unit(image, image.frame_count // 2)
+        images.append(unit[..., 0] if unit.ndim == 3 and unit.shape[-1] == 1 else unit)
+    if not images:
+        raise UserError(f"{path} holds no images to compare methods on.")
+    return images, f"{len(images)} image{'s' if len(images) != 1 else ''} from {path}"

@@ -11,7 +11,7 @@ import numpy as np
 
 from core.data.medical_image import MedicalImage
 from core.data.native import centre_patch, full_range_unit
-from core.data.windowing import resolve_window, to_unit
+from core.data.windowing import resolve_window, window_to_unit
 from core.errors import UserError
 
 RESIZE_POLICIES = {
@@ -95,7 +95,7 @@ def frame_to_unit(image: MedicalImage, frame: int, prep: Preprocessing) -> np.nd
         unit = full_range_unit(image, frame)
     else:
         window = None if (image.is_color or prep.window == "default") else resolve_window(image, prep.window)
-        unit = to_unit(image, frame, window)
+        unit = window_to_unit(image, frame, window)
     return unit[:, :, None] if unit.ndim == 2 else unit
 
 

@@ -174,7 +174,7 @@ def own_voi(image: MedicalImage, frame: int, window: Window) -> Window | Any | N
 
 
 def frame_window(image: MedicalImage, frame: int = 0, window: Any = None) -> Window:
-    """The window `to_unit` really uses for `frame` (a file's per-frame window, or its VOI LUT's range)."""
+    """The window `window_to_unit` really uses for `frame` (a file's per-frame window, or its VOI LUT's range)."""
     win = resolve_window(image, window)
     own = own_voi(image, frame, win)
     if isinstance(own, Window):
@@ -184,7 +184,7 @@ def frame_window(image: MedicalImage, frame: int = 0, window: Any = None) -> Win
     return win
 
 
-def to_unit(image: MedicalImage, frame: int = 0, window: Any = None) -> np.ndarray:
+def window_to_unit(image: MedicalImage, frame: int = 0, window: Any = None) -> np.ndarray:
     """One frame as float32 in [0, 1], shape (H, W) or (H, W, 3), ready to show or to feed a model.
 
     Greyscale, in the order of PS3.3 C.11: the window (a user's: LINEAR_EXACT; the file's own: that frame's
@@ -215,5 +215,5 @@ def to_unit(image: MedicalImage, frame: int = 0, window: Any = None) -> np.ndarr
 
 
 def render_8bit(image: MedicalImage, frame: int = 0, window: Any = None) -> np.ndarray:
-    """The same as `to_unit`, as uint8 grey levels 0-255 (rounded half up)."""
-    return np.floor(to_unit(image, frame, window) * 255.0 + 0.5).astype(np.uint8)
+    """The same as `window_to_unit`, as uint8 grey levels 0-255 (rounded half up)."""
+    return np.floor(window_to_unit(image, frame, window) * 255.0 + 0.5).astype(np.uint8)

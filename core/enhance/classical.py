@@ -4,7 +4,7 @@ Denoising: non-local means (Buades, Coll & Morel 2005), total variation (Rudin, 
 Chambolle 2004), bilateral (Tomasi & Manduchi 1998), BM3D (Dabov, Foi, Katkovnik & Egiazarian 2007), median.
 Contrast: CLAHE (Zuiderveld 1994), histogram equalisation. Sharpening: unsharp mask. Upscaling: bicubic and
 Lanczos (Pillow). Noise levels left empty are estimated (wavelet MAD, Donoho & Johnstone 1994, `estimate_sigma`).
-Methods work on float32 [0, 1]; `to_unit` maps 8-bit, 16-bit and float (HU) images there and back, so a result
+Methods work on float32 [0, 1]; `scale_to_unit` maps 8-bit, 16-bit and float (HU) images there and back, so a result
 keeps its input's dtype and never leaves the input's own min..max.
 """
 from __future__ import annotations
@@ -161,10 +161,10 @@ def estimate_noise(unit: np.ndarray) -> float:
     return float(sigma) if np.isfinite(sigma) else 0.0
 
 
-def to_unit(array: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+def scale_to_unit(array: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """Map an integer or float image to float32 [0, 1] by its own min..max, with the inverse mapping.
 
-    `restore(unit)` returns the input's dtype within the input's min..max (integers rounded), so a 12-bit
+    `back(unit)` returns the input's dtype within the input's min..max (integers rounded), so a 12-bit
     image stored as uint16 stays 12-bit and a CT slice stays in its HU range. Non-finite values map to 0.
     """
     a = np.asarray(array)
@@ -178,13 +178,13 @@ def to_unit(array: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.nd
     span = high - low
     unit = np.where(finite, (values - low) / span if span > 0 else 0.0, 0.0).clip(0.0, 1.0).astype(np.float32)
 
-    def restore(result: np.ndarray) -> np.ndarray:
+    def back(result: np.ndarray) -> np.ndarray:
         out = low + np.clip(np.nan_to_num(np.asarray(result, np.float64)), 0.0, 1.0) * span
         if np.issubdtype(dtype, np.integer):
             out = np.rint(out)
         return np.clip(out, low, high).astype(dtype)
 
-    return unit, restore
+    return unit, back
 
 
 # --- the methods, each on a float32 [0, 1] image (H, W) or (H, W, 3) ---------------------------------------
@@ -275,7 +275,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     if min(img.shape[:2]) < 8:
         raise UserError(f"The image is too small to enhance ({img.shape[0]}x{img.shape[1]} pixels): use at least 8x8.")
     if not np.issubdtype(img.dtype, np.floating):
-        raise ValueError(f"apply_classical expects a float image in [0, 1] (see to_unit), got {img.dtype}")
+        raise ValueError(f"apply_classical expects a float image in [0, 1] (see scale_to_unit), got {img.dtype}")
     return np.clip(np.nan_to_num(img.astype(np.float32, copy=False)), 0.0, 1.0)
 
 

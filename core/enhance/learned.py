@@ -23,17 +23,17 @@ class Restorer:
     run_id: str
     model: nn.Module
     scale: int
-    card: dict[str, Any]
+    spec: dict[str, Any]
 
 
 def load_restorer(folder: Path) -> Restorer:
     """The network of the restoration run in `folder` (core.train.run_folder), rebuilt from its model.json."""
     trained = load_trained_run(folder, ("denoise", "super_resolution"),
                                "is not a restoration model, so it cannot enhance images")
-    card = trained.spec
-    model = build_restorer(card["architecture"], card["in_channels"], card["scale"])
+    spec = trained.spec
+    model = build_restorer(spec["architecture"], spec["in_channels"], spec["scale"])
     model.load_state_dict(trained.weights)
-    return Restorer(trained.run_id, model.eval(), int(card["scale"]), card)
+    return Restorer(trained.run_id, model.eval(), int(spec["scale"]), spec)
 
 
 def restore_image(model: nn.Module, image: np.ndarray, scale: int = 1) -> np.ndarray:

@@ -23,9 +23,8 @@ import numpy as np
 
 from core.data.medical_image import MedicalImage
 from core.data.native import DataRange, data_range, from_data_unit, to_data_unit
-from core.data.windowing import resolve_window
-from core.data.windowing import to_unit as window_to_unit
-from core.enhance.classical import CLASSICAL_METHODS, run_classical, to_unit
+from core.data.windowing import resolve_window, window_to_unit
+from core.enhance.classical import CLASSICAL_METHODS, run_classical, scale_to_unit
 from core.enhance.compare import quality
 from core.enhance.degrade import Degradation, degrade_image
 from core.enhance.learned import Restorer, load_restorer, restore_image
@@ -80,11 +79,11 @@ def enhance(image: MedicalImage, frame: int, method: str, params: dict[str, Any]
     if is_run_id(method):
         restorer = load_restorer(folder or find_run_folder(method))
         out, notes = _learned(single, restorer, rng)
-        notes.insert(0, f"trained run {method} ({restorer.card['architecture']})")
+        notes.insert(0, f"trained run {method} ({restorer.spec['architecture']})")
         used: dict[str, Any] = {}
         scale = restorer.scale
     elif method in CLASSICAL_METHODS:
-        unit, back = to_unit(values)
+        unit, back = scale_to_unit(values)
         finite = values[np.isfinite(values)]
         own = float(finite.max() - finite.min()) if finite.size else 0.0
         noise_unit = min(1.0, own / rng.span) if own > 0 else 1.0
@@ -105,16 +104,16 @@ def quantised(values: np.ndarray, rng: DataRange) -> np.ndarray:
     return (rng.low + levels * (rng.span / rng.levels)).astype(np.float32)
 
 
-def run_intensity(card: dict[str, Any]) -> tuple[str, str]:
+def run_intensity(spec: dict[str, Any]) -> tuple[str, str]:
     """How a restoration run's training images were scaled: ("full_range", "") or ("window", window choice).
     Runs recorded before intensities were kept name neither, and were trained on the default window."""
-    return str(card.get("intensity") or "window"), str(card.get("window") or "default")
+    return str(spec.get("intensity") or "window"), str(spec.get("window") or "default")
 
 
 def _learned(single: MedicalImage, restorer: Restorer, rng: DataRange) -> tuple[np.ndarray, list[str]]:
     """The model applied as it was trained: on the data range, or through the training data's window."""
     values = single.frames[0]
-    intensity, window_choice = run_intensity(restorer.card)
+    intensity, window_choice = run_intensity(restorer.spec)
     if intensity == "full_range" or single.is_color:
         restored = restore_image(restorer.model, to_data_unit(values, rng), restorer.scale)
         return from_data_unit(restored, rng), [f"on the image's data range {rng.describe()}"]

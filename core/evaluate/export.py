@@ -119,12 +119,12 @@ def model_card(predictor: Predictor, record: RunRecord, config: dict[str, Any], 
                quantisation: dict[str, Any] | None = None) -> str:
     """A Markdown model card (Mitchell et al., "Model Cards for Model Reporting", FAT* 2019)."""
     report = load_report(folder) or {}
-    card = predictor.card
+    spec = predictor.spec
     metrics = report.get("metrics", {}).get("headline", {})
     lines = [
         f"# Model card: {record.name or record.id}", "",
         "## Model",
-        f"- Architecture: {card['architecture']} ({'ImageNet-pretrained' if card.get('pretrained') else 'trained from scratch'}), "
+        f"- Architecture: {spec['architecture']} ({'ImageNet-pretrained' if spec.get('pretrained') else 'trained from scratch'}), "
         f"{sum(p.numel() for p in predictor.model.parameters()):,} parameters",
         f"- Task: {'multi-label' if predictor.multilabel else 'single-label'} classification into "
         f"{', '.join(predictor.classes)}",
@@ -132,7 +132,7 @@ def model_card(predictor: Predictor, record: RunRecord, config: dict[str, Any], 
         f"best epoch {record.best_epoch} by {record.monitor}",
         f"- Training config: `{ {k: config[k] for k in ('optimizer', 'lr', 'batch_size', 'scheduler', 'seed')} }`", "",
         "## Data",
-        f"- Dataset: {card.get('dataset_name')} (`{card.get('dataset')}`), held-out test split of "
+        f"- Dataset: {spec.get('dataset_name')} (`{spec.get('dataset')}`), held-out test split of "
         f"{report.get('n_test', '?')} images; no patient is in two splits.",
         "",
         "## Preprocessing (applied inside MedLab's predictor, and expected by the exported files)",

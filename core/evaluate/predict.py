@@ -16,7 +16,7 @@ from PIL import Image
 from core.data.medical_image import MedicalImage
 from core.data.preprocess import INTENSITY_POLICIES, RESIZE_POLICIES, Preprocessing, frame_to_unit_square, match_channels
 from core.data.readers import read_medical_image
-from core.data.windowing import PRESETS, to_unit
+from core.data.windowing import PRESETS, window_to_unit
 from core.errors import UserError
 from core.evaluate.explain import class_activation_map, overlay
 from core.evaluate.ood import OODReference, OODResult, check, colourfulness
@@ -36,7 +36,7 @@ class Predictor:
     preprocessing: Preprocessing
     image_size: int
     ood: OODReference | None
-    card: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,24 +65,24 @@ def load_predictor(folder: Path) -> Predictor:
     it from a run id) from its rebuild spec, model.json, and its best safetensors weights (nothing is unpickled)."""
     trained = load_trained_run(folder, ("classification", "multilabel"),
                                "is not a classifier, so it cannot classify images")
-    run_id, card = trained.run_id, trained.spec
-    model = build_classifier(card["architecture"], card["in_channels"], len(card["classes"]))
+    run_id, spec = trained.run_id, trained.spec
+    model = build_classifier(spec["architecture"], spec["in_channels"], len(spec["classes"]))
     model.load_state_dict(trained.weights)  # includes the input normalisation
     model.eval()
     report = load_report(folder) or {}
-    source = card.get("preprocessing", {})
+    source = spec.get("preprocessing", {})
     preprocessing = Preprocessing(  # built-in and MedMNIST data name no file policy: use the defaults for files
-        size=int(source.get("size") or card["image_size"]), channels=card["in_channels"],
+        size=int(source.get("size") or spec["image_size"]), channels=spec["in_channels"],
         resize=source.get("resize") if source.get("resize") in RESIZE_POLICIES else "pad",
         window=_window_choice(source.get("window")),
         # a model trained on full-range data (the file's own values) must see new images the same way
         intensity=source.get("intensity") if source.get("intensity") in INTENSITY_POLICIES else "window",
     )
     return Predictor(
-        run_id=run_id, model=model, classes=card["classes"], multilabel=card["task"] == "multilabel",
-        thresholds=card.get("thresholds") or report.get("thresholds"), temperature=float(report.get("temperature", 1.0)),
-        preprocessing=preprocessing, image_size=int(card["image_size"]),
-        ood=OODReference.load(folder / OOD_FILE) if (folder / OOD_FILE).exists() else None, card=card,
+        run_id=run_id, model=model, classes=spec["classes"], multilabel=spec["task"] == "multilabel",
+        thresholds=spec.get("thresholds") or report.get("thresholds"), temperature=float(report.get("temperature", 1.0)),
+        preprocessing=preprocessing, image_size=int(spec["image_size"]),
+        ood=OODReference.load(folder / OOD_FILE) if (folder / OOD_FILE).exists() else None, spec=spec,
     )
 
 
@@ -115,7 +115,7 @@ def predict_image(predictor: Predictor, image: MedicalImage, frame: int | None =
         label = predictor.classes[target]
     ood = None
     if predictor.ood is not None:
-        colour = colourfulness(to_unit(image, frame)) if image.is_color else 0.0
+        colour = colourfulness(window_to_unit(image, frame)) if image.is_color else 0.0
         confidence = float(probabilities.max()) if not predictor.multilabel else 1.0
         ood = check(predictor.ood, colour, tensor[0].numpy(), features[0].numpy(), confidence)
     heat = class_activation_map(model, tensor, target, method)

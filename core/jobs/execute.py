@@ -13,26 +13,36 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from core.data.augment import load_augmentation
+from core.enhance.report import build_restoration_report
 from core.errors import UserError
+from core.evaluate.report import build_report
 from core.jobs.liveness import LIVE, Heartbeat, worker_identity
 from core.jobs.store import RunRecord, RunStore
 from core.tasks import build_task, load_config
 from core.tasks.base import Task
-from core.tasks.classify import ClassifyTask
-from core.tasks.restore import RestoreTask
+from core.tasks.classify import ClassificationOutputs
+from core.tasks.restore import RestorationOutputs
 from core.train.config import TrainConfig
 from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, StopCheck
 from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
 from core.train.loop import LoopState, fit
 from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, REBUILD_SPEC, SUMMARY_FILE, WORKER_LOG, write_json
 
-PROGRESS_COLUMNS = {"epoch", "step", "epochs", "steps_per_epoch", "images_per_s", "eta_s", "best_value", "best_epoch"}
+# One reporter per task kind: the type of a task's split outputs -> the function that builds and stores its report.
+REPORTERS: dict[type, Callable[[Any, Path], dict[str, Any]]] = {
+    ClassificationOutputs: build_report,
+    RestorationOutputs: build_restoration_report,
+}
+
+PROGRESS_COLUMNS = {"epoch", "step", "epochs", "steps_per_epoch", "images_per_s", "eta_s", "eta_low_s", "eta_high_s",
+                    "best_value", "best_epoch", "phase"}
 
 
 class StoreSink:
@@ -74,13 +84,16 @@ def task_and_state(store: RunStore, record: RunRecord, config: TrainConfig, devi
     one (networks, optimisers, schedules, RNG, loop position), else from the start (then its rebuild spec,
     model.json, is written)."""
     folder = store.run_dir(record)
+    store.update(record.id, phase="preparing data")
     task = build_task(config, record.workspace)
+    store.update(record.id, phase="loading the data and building the model")
     task.setup(device)
     if not (folder / CHECKPOINT_FILE).exists():
         write_json(folder / REBUILD_SPEC, {**task.rebuild_spec(), "monitor": task.monitor,
                                              "augmentation": load_augmentation(record.workspace, config.dataset).as_dict()})
         _forget_after(store, record, LoopState())
         return task, LoopState()
+    store.update(record.id, phase="resuming from the checkpoint")
     saved = load_checkpoint(folder / CHECKPOINT_FILE, device)
     state = LoopState(**saved["loop"])
     _forget_after(store, record, state)
@@ -91,17 +104,11 @@ def task_and_state(store: RunStore, record: RunRecord, config: TrainConfig, devi
     return task, state
 
 
-def write_report(task: Task, folder: Path) -> None:
+def write_report(task: Task, folder: Path) -> dict[str, Any]:
     """The task's full evaluation report in its run folder, built by the reporter of its kind from what the task
-    returns (after final_report, with the best weights loaded): one reporter per task kind."""
-    if isinstance(task, ClassifyTask):
-        from core.evaluate.report import build_report
-
-        build_report(task.split_outputs(), folder)
-    elif isinstance(task, RestoreTask):
-        from core.enhance.compare import restoration_report
-
-        restoration_report(task, folder)
+    returns (split outputs, taken after final_report with the best weights loaded)."""
+    outputs = task.split_outputs()
+    return REPORTERS[type(outputs)](outputs, folder)
 
 
 def _forget_after(store: RunStore, record: RunRecord, state: LoopState) -> None:
@@ -163,9 +170,11 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
                          message=f"{message}; resume continues from epoch {state.epoch + 1}, step {state.step + 1}")
             return store.get(run_id)
         task.load_weights(load_weights(folder / BEST_WEIGHTS, device))
+        store.update(run_id, phase="evaluating the test split")
         summary = {"best_epoch": state.best_epoch, "monitor": task.monitor, "best_value": state.best_value,
                    "epochs_trained": state.epoch, "stopped_early": state.stop_reason == "early_stopping",
                    **task.final_report(), "seconds": time.time() - started}
+        store.update(run_id, phase="writing the report")
         write_report(task, folder)
         write_json(folder / SUMMARY_FILE, summary)
         message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None

@@ -7,16 +7,40 @@ and its metrics; the loop, checkpoints and job runner are shared.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from core.data.store import Dataset, DatasetInfo
+from core.train.config import TrainConfig
 from core.train.contract import Task as LoopTask
 from core.train.optim import Optimization
 
 
 class Task(LoopTask):
+    """A kind of training. To add one: a task file here (config, task class with these members, registered in
+    core/tasks/__init__.py) and a report file (registered in core/jobs/execute.py's REPORTERS)."""
+
+    kinds: ClassVar[tuple[str, ...]]           # the config "task" values this class trains
+    config_class: ClassVar[type[TrainConfig]]  # its config (the defaults are the recommended recipe)
+
+    @staticmethod
+    @abstractmethod
+    def check(config: Any, info: DatasetInfo) -> str:
+        """That `config` can be trained on the dataset `info` describes, without loading any data or weights (as
+        queuing a run needs); returns the monitored validation metric. Raises UserError with one sentence."""
+
+    @classmethod
+    @abstractmethod
+    def build(cls, config: Any, dataset: Dataset, workspace: str) -> Task:
+        """The task, with what it needs besides the dataset (augmentation, initial weights) loaded."""
+
+    @abstractmethod
+    def split_outputs(self) -> Any:
+        """What the report of this task kind is built from (after final_report, with the best weights), e.g.
+        logits and labels per split; the reporter never calls back into the task."""
+
     @abstractmethod
     def rebuild_spec(self) -> dict[str, Any]:
         """What is needed to rebuild the network for prediction (stored as model.json): architecture, classes,

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_recall_curve, roc_auc_score
 
-from core.data.augment import Augmentation, augment_batch
+from core.data.augment import Augmentation, augment_batch, load_augmentation
 from core.data.splits import SPLITS, cross_validation_fold, stratum_of
 from core.data.store import Dataset, DatasetInfo
 from core.errors import UserError
@@ -91,6 +91,15 @@ def probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:
 
 
 class ClassifyTask(SingleNetworkTask):
+    """Single-label or multi-label image classification (the report: core.evaluate.report)."""
+
+    kinds = ("classification", "multilabel")
+    config_class = ClassifyConfig
+
+    @classmethod
+    def build(cls, config: ClassifyConfig, dataset: Dataset, workspace: str) -> ClassifyTask:
+        return cls(config, dataset, load_augmentation(workspace, config.dataset))
+
     def __init__(self, config: ClassifyConfig, dataset: Dataset, augmentation: Augmentation) -> None:
         info = dataset.info
         self.monitor = self.check(config, info)
@@ -183,25 +192,26 @@ class ClassifyTask(SingleNetworkTask):
         return (1.0 / counts)[train.labels].cpu()
 
     # --- training -------------------------------------------------------------------------------------------
-    def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[tuple[int, int, torch.Tensor]]:
+    def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images (B, C, S, S) augmented on the device, labels) for each step of `epoch` from `start_step`."""
         generator = torch.Generator().manual_seed(step_seed(self.config.seed, epoch))
-        count = len(self.splits["train"])
+        train = self.splits["train"]
         if self.sample_weights is not None:
-            order = torch.multinomial(self.sample_weights, count, replacement=True, generator=generator)
+            order = torch.multinomial(self.sample_weights, len(train), replacement=True, generator=generator)
         else:
-            order = torch.randperm(count, generator=generator)
+            order = torch.randperm(len(train), generator=generator)
         size = self.config.batch_size
         for step in range(start_step, self.steps_per_epoch):
-            yield epoch, step, order[step * size:(step + 1) * size]
+            images, labels = train.batch(order[step * size:(step + 1) * size])
+            if self.config.augment and not self.augmentation.is_identity:
+                augment = torch.Generator(self.device).manual_seed(step_seed(self.config.seed, epoch, step))
+                images = augment_batch(images, self.augmentation, augment)
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            yield images, labels
 
-    def train_step(self, batch: tuple[int, int, torch.Tensor]) -> dict[str, Any]:
-        epoch, step, indices = batch
-        images, labels = self.splits["train"].batch(indices)
-        if self.config.augment and not self.augmentation.is_identity:
-            generator = torch.Generator(self.device).manual_seed(step_seed(self.config.seed, epoch, step))
-            images = augment_batch(images, self.augmentation, generator)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+        images, labels = batch
         lr = self.optimization.lr
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             logits = self.model(images)

@@ -1,15 +1,16 @@
-"""The Enhance page's comparison table: every classical method and trained model on validation images."""
+"""The Enhance page's comparison table: every classical method and trained model on validation images
+(assembled by core.enhance.compare, as `python -m core enhance --compare` does)."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from core.data.builtin import TILES_ID
-from core.enhance.classical import CLASSICAL_METHODS, apply_classical
-from core.enhance.compare import classical_baselines, compare_methods
-from core.enhance.degrade import DEGRADATIONS, Degradation
-from core.enhance.learned import load_restorer, restore_image
+from core.enhance.compare import classical_baselines, compare, comparison_degradation, trained_methods, validation_images
+from core.enhance.degrade import DEGRADATIONS
+from core.errors import UserError
 from core.jobs.store import RunStore
+from core.jobs.workspace import restoration_runs
 
 
 def render_comparison(store: RunStore, workspace: str, datasets: dict, open_dataset) -> None:
@@ -27,21 +28,18 @@ def render_comparison(store: RunStore, workspace: str, datasets: dict, open_data
     with_bm3d = st.checkbox("Include BM3D (slow)", key="compare-bm3d", disabled=scale > 1)
     if not st.button("Compare", key="compare-run"):
         return
-    degradation = Degradation(kind, sigma if sigma or kind != "poisson" else 0.01, 1.5, scale)
-    dataset = open_dataset(dataset_id)
-    val = dataset.indices("val")[:count]
-    images = [image[..., 0] if image.shape[-1] == 1 else image for image in dataset.unit_images(val)]
-    methods = classical_baselines(degradation)
-    if with_bm3d and scale == 1:
-        methods[CLASSICAL_METHODS["bm3d"].title] = lambda image: apply_classical("bm3d", image)
-    for record in store.list(workspace, statuses=("completed",)):
-        card_scale = store.config(record).get("scale", 2) if record.task == "super_resolution" else 1
-        if record.task in ("denoise", "super_resolution") and card_scale == scale:
-            restorer = load_restorer(store.run_dir(record))
-            methods[f"Trained: {record.name or record.id}"] = \
-                lambda image, model=restorer.model: restore_image(model, image, scale)
-    with st.spinner(f"Running {len(methods)} methods on {len(images)} images"):
-        rows = compare_methods(images, degradation, methods)
-    table = pd.DataFrame(rows).rename(columns={"psnr": "PSNR (dB)", "ssim": "SSIM", "seconds_per_image": "seconds per image"})
+    try:
+        degradation = comparison_degradation(kind, sigma, scale)
+        dataset = open_dataset(dataset_id)
+        images = validation_images(dataset, count)
+        methods = {**classical_baselines(degradation, with_bm3d and scale == 1),
+                   **trained_methods(restoration_runs(workspace, store, scale), scale)}
+        with st.spinner(f"Running {len(methods)} methods on {len(images)} images"):
+            result = compare(images, degradation, methods, f"{len(images)} validation images of {dataset.info.name}")
+    except UserError as error:
+        st.error(error.message)
+        return
+    table = pd.DataFrame(result.rows).rename(columns={"psnr": "PSNR (dB)", "ssim": "SSIM",
+                                                      "seconds_per_image": "seconds per image"})
     st.dataframe(table.round(4), hide_index=True, width="stretch")
-    st.caption(f"{len(images)} validation images of {dataset.info.name}, {degradation.describe()}.")
+    st.caption(f"{result.source}, {result.degradation}.")

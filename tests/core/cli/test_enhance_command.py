@@ -115,3 +115,47 @@ def test_tiff_output_of_a_float_image_keeps_its_values(tmp_path, capsys):
     out = tifffile.imread(tmp_path / "out.tif")
     assert out.dtype == np.float32 and result["bits_out"] == 32
     assert out.min() >= -3.5 and out.max() <= 7.25 and abs(float(out.mean()) - float(values.mean())) < 0.05
+
+
+def test_compare_methods_on_a_folder_of_clean_images(tmp_path, capsys):
+    camera = skimage.data.camera()
+    (tmp_path / "clean").mkdir()
+    for i in range(2):
+        (tmp_path / "clean" / f"{i}.png").write_bytes(png_bytes(camera[i * 128: i * 128 + 48, 200:248]))
+    code = main(["enhance", "--compare", "nl_means,median", str(tmp_path / "clean"), "--sigma", "0.1", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["n_images"] == 2 and result["degradation"] == "Gaussian noise σ=0.1"
+    methods = [row["method"] for row in result["rows"]]
+    assert set(methods) == {"degraded input (no method)", "Non-local means", "Median filter"}
+    assert methods[-1] == "degraded input (no method)"  # best PSNR first: both denoisers beat the noisy input
+
+
+def test_compare_all_includes_trained_runs_and_upscalers(tmp_path, shared_builtin_dir):
+    home, run_id = tiny_run(str(shared_builtin_dir))
+    env = {**os.environ, "MEDLAB_HOME": str(home), "MEDLAB_BUILTIN_DIR": str(shared_builtin_dir)}
+
+    def compare(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "core", "enhance", "--compare", *extra, "--json"],
+                              capture_output=True, text=True, env=env, cwd=Path(__file__).parents[3], timeout=300)
+
+    denoise = compare("all", "real-tiles-128", "--images", "2")
+    assert denoise.returncode == 0, denoise.stderr
+    assert any(row["method"].startswith("Trained: ") for row in json.loads(denoise.stdout)["rows"])
+    upscale = compare("all", "real-tiles-128", "--images", "2", "--scale", "2")
+    assert upscale.returncode == 0, upscale.stderr
+    assert {row["method"] for row in json.loads(upscale.stdout)["rows"]} == {"Bicubic", "Lanczos"}  # the x1 run left out
+    wrong = compare(f"{run_id}", "real-tiles-128", "--scale", "2")
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "not x2" in wrong.stderr
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["enhance", "--compare", "nl_means", "no-such-dataset"], "no-such-dataset"),
+    (["enhance", "--compare", "sharpen_it", "{folder}"], "Unknown enhancement method 'sharpen_it'"),
+    (["enhance", "--compare", "all", "{folder}", "--degradation", "speckle"], "gaussian, poisson, blur"),
+    (["enhance", "nl_means", "{folder}"], "Give an output file"),
+])
+def test_compare_mistakes_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    (tmp_path / "a.png").write_bytes(png_bytes(skimage.data.camera()[:32, :32]))
+    assert main([arg.replace("{folder}", str(tmp_path)) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

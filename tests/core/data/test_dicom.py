@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.data.deid import Deidentifier
 from core.data.dicom import looks_like_dicom, read_dicom
-from core.data.windowing import render_8bit, to_unit
+from core.data.windowing import render_8bit, window_to_unit
 from core.errors import UserError
 
 DEID = Deidentifier(b"test-secret")
@@ -128,7 +128,7 @@ def test_monochrome1_is_inverted() -> None:
     plain = _read("MR_small.dcm")
     assert inverted.invert and inverted.photometric == "MONOCHROME1"
     np.testing.assert_array_equal(inverted.frames, plain.frames)  # values stay; only the display flips
-    np.testing.assert_allclose(to_unit(inverted), 1.0 - to_unit(plain), atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(inverted), 1.0 - window_to_unit(plain), atol=1e-6)
 
 
 def test_voi_lut_sequence_is_kept_and_used() -> None:
@@ -142,7 +142,7 @@ def test_voi_lut_sequence_is_kept_and_used() -> None:
     image = read_dicom(_edited("MR_small.dcm", add_lut), "lut.dcm", DEID)
     assert image.voi_lut is not None and image.default_window.source == "file-lut"
     expected = np.minimum(np.clip(image.frames[0], 0, 4095) * 16, 65535) / 65535  # 16-bit LUT: output 0..2^16-1
-    np.testing.assert_allclose(to_unit(image), expected, atol=1e-5)
+    np.testing.assert_allclose(window_to_unit(image), expected, atol=1e-5)
 
 
 def test_missing_window_falls_back_to_auto() -> None:

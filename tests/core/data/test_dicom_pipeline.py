@@ -18,7 +18,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate
 from core.cli import main
 from core.data.deid import Deidentifier
 from core.data.dicom import read_dicom
-from core.data.windowing import auto_window, frame_window, render_8bit, resolve_window, to_unit
+from core.data.windowing import auto_window, frame_window, render_8bit, resolve_window, window_to_unit
 
 DEID = Deidentifier(b"test-secret")
 COLUMNS = np.linspace(0, 63, 8).astype(int)  # 8 evenly spaced columns of a 64-wide image
@@ -106,7 +106,7 @@ def test_sigmoid_voi_lut_function() -> None:
     assert close(middle_row(image), SIGMOID_ROW)
     ds = pydicom.dcmread(io.BytesIO(sigmoid_mg()))
     expected = apply_voi_lut(ds.pixel_array.astype(np.float64), ds) / 4095  # pydicom: output 0..2^12-1
-    np.testing.assert_allclose(to_unit(image), expected, atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(image), expected, atol=1e-6)
     # a window the user types is LINEAR_EXACT in modality units, even on a SIGMOID file
     assert middle_row(image, window="2048,2048") == [0, 0, 18, 91, 164, 237, 255, 255]
 
@@ -117,7 +117,7 @@ def test_presentation_lut_shape_inverse_on_monochrome2_renders_the_minimum_white
     pixels = render_8bit(image)
     assert pixels[MIDDLE, 0] == 255 and pixels[MIDDLE, 63] == 0
     plain = read(dicom_bytes(ramp(4095), Modality="CR", WindowCenter=2048, WindowWidth=4096))
-    np.testing.assert_allclose(to_unit(image), 1.0 - to_unit(plain), atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(image), 1.0 - window_to_unit(plain), atol=1e-6)
     assert image.warnings == []
 
 
@@ -136,7 +136,7 @@ def test_monochrome1_is_inverted_once_whatever_its_shape(shape) -> None:
                              WindowWidth=4096, **extra))
     mono2 = read(dicom_bytes(ramp(4095), WindowCenter=2048, WindowWidth=4096))
     assert mono1.invert
-    np.testing.assert_allclose(to_unit(mono1), 1.0 - to_unit(mono2), atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(mono1), 1.0 - window_to_unit(mono2), atol=1e-6)
     assert render_8bit(mono1)[MIDDLE, 0] == 255
     # IDENTITY contradicts MONOCHROME1 (DICOM asks INVERSE): shown MONOCHROME1, with a warning
     assert any("IDENTITY" in w for w in mono1.warnings) is (shape == "IDENTITY")
@@ -152,7 +152,7 @@ def test_implicit_vr_voi_lut_with_a_negative_first_value_renders_like_its_explic
     # the cross-check: pydicom on the explicit twin, its 16-bit output scaled to 0..1
     ds = pydicom.dcmread(io.BytesIO(lut_ct(implicit=False)))
     hu = apply_modality_lut(ds.pixel_array, ds).astype(np.int64)
-    np.testing.assert_allclose(to_unit(explicit), apply_voi_lut(hu, ds) / 65535, atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(explicit), apply_voi_lut(hu, ds) / 65535, atol=1e-6)
     # and pydicom alone on the implicit file: all black, the fault our copy of the descriptor fixes
     hu_implicit = apply_modality_lut(implicit_ds.pixel_array, implicit_ds).astype(np.int64)
     assert apply_voi(hu_implicit, implicit_ds).max() == 0
@@ -166,7 +166,7 @@ def test_linear_and_linear_exact_differ_as_the_standard_says() -> None:
     units = {}
     for function in ("LINEAR", "LINEAR_EXACT"):
         data = dicom_bytes(pixels, WindowCenter=10, WindowWidth=2, VOILUTFunction=function)
-        units[function] = to_unit(read(data))[0].tolist()
+        units[function] = window_to_unit(read(data))[0].tolist()
         ds = pydicom.dcmread(io.BytesIO(data))
         np.testing.assert_allclose(units[function], apply_windowing(ds.pixel_array, ds)[0] / 4095, atol=1e-6)
     assert units["LINEAR"] == [0.0, 0.0, 1.0, 1.0, 1.0]  # C.11.2.1.2.1: centre - 0.5, width - 1
@@ -175,7 +175,7 @@ def test_linear_and_linear_exact_differ_as_the_standard_says() -> None:
 
 def test_no_function_means_linear() -> None:
     image = read(dicom_bytes(np.array([[9, 10, 11]], dtype=np.uint16), WindowCenter=10, WindowWidth=2))
-    assert image.default_window.function == "LINEAR" and to_unit(image)[0].tolist() == [0.0, 1.0, 1.0]
+    assert image.default_window.function == "LINEAR" and window_to_unit(image)[0].tolist() == [0.0, 1.0, 1.0]
 
 
 def _frame_group(slope=None, intercept=None, center=None, width=None, function=None) -> Dataset:
@@ -220,9 +220,9 @@ def test_enhanced_frames_get_their_own_rescale_and_window() -> None:
         voi.PhotometricInterpretation, voi.BitsStored, voi.PixelRepresentation = "MONOCHROME2", 1, 0  # output 0..1
         voi.WindowCenter, voi.WindowWidth, voi.VOILUTFunction = center, width, function
         expected = apply_windowing(apply_modality_lut(stored, rescale), voi)
-        np.testing.assert_allclose(to_unit(image, frame), expected, atol=1e-6)
+        np.testing.assert_allclose(window_to_unit(image, frame), expected, atol=1e-6)
     # a user's window is the same on every frame, in each frame's own units
-    assert to_unit(image, 1, "200,200")[0, 0] == 0.0 and to_unit(image, 0, "200,200")[0, 0] == 0.0
+    assert window_to_unit(image, 1, "200,200")[0, 0] == 0.0 and window_to_unit(image, 0, "200,200")[0, 0] == 0.0
 
 
 def test_enhanced_rescale_with_no_window_gets_one_automatic_window_over_all_frames() -> None:
@@ -239,9 +239,9 @@ def test_several_voi_luts_are_several_file_windows() -> None:
     assert [w.source for w in image.file_windows] == ["file-lut", "file-lut:2"]
     ds = pydicom.dcmread(io.BytesIO(data))
     stored = ds.pixel_array.astype(np.int64)
-    np.testing.assert_allclose(to_unit(image), apply_voi(stored, ds, 0) / 65535, atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(image), apply_voi(stored, ds, 0) / 65535, atol=1e-6)
     second = resolve_window(image, image.file_windows[1])
-    np.testing.assert_allclose(to_unit(image, 0, second), apply_voi(stored, ds, 1) / 4095, atol=1e-6)
+    np.testing.assert_allclose(window_to_unit(image, 0, second), apply_voi(stored, ds, 1) / 4095, atol=1e-6)
     assert render_8bit(image, 0, second)[0, 0] == 255
 
 

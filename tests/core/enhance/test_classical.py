@@ -11,7 +11,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import peak_signal_noise_ratio
 
-from core.enhance.classical import CLASSICAL_METHODS, apply_classical, run_classical, to_unit, validate_params
+from core.enhance.classical import CLASSICAL_METHODS, apply_classical, run_classical, scale_to_unit, validate_params
 from core.errors import UserError
 
 DENOISERS = [m for m, s in CLASSICAL_METHODS.items() if s.kind == "denoise"]
@@ -39,7 +39,7 @@ def _pair(dtype: type) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.cache
 def _enhanced(method: str, dtype: type, scale: int = 1) -> np.ndarray:
-    unit, restore = to_unit(_pair(dtype)[1])
+    unit, restore = scale_to_unit(_pair(dtype)[1])
     return restore(apply_classical(method, unit, scale=scale))
 
 
@@ -81,7 +81,7 @@ def test_denoisers_raise_psnr(method: str, dtype: type) -> None:
 
 def test_noise_level_is_estimated_and_reported() -> None:
     clean, noisy = _pair(np.uint8)
-    unit, _ = to_unit(noisy)
+    unit, _ = scale_to_unit(noisy)
     result = run_classical("nl_means", unit)
     true_sigma = NOISE * 255 / (int(noisy.max()) - int(noisy.min()))
     assert result.estimated_sigma == pytest.approx(true_sigma, rel=0.25)
@@ -99,7 +99,7 @@ def test_contrast_methods_increase_contrast(method: str, dtype: type) -> None:
     texture = (texture - texture.min()) / np.ptp(texture)
     low_contrast = np.rint((0.45 + 0.1 * (0.6 * _clean() + 0.4 * texture)) * top).astype(dtype)  # 10 % of the range
     low_contrast[0, 0], low_contrast[-1, -1] = 0, top  # one dark and one bright pixel (a marker, a collimator edge)
-    unit, restore = to_unit(low_contrast)
+    unit, restore = scale_to_unit(low_contrast)
     out = restore(apply_classical(method, unit))
     assert out.dtype == dtype and out.min() >= 0 and out.max() <= top
     body = np.ones(out.shape, bool)
@@ -143,7 +143,7 @@ def test_colour_is_processed_per_channel(method: str) -> None:
 def test_to_unit_round_trip(dtype: type, low: float, high: float) -> None:
     values = np.linspace(low, high, 64 * 48).reshape(64, 48)
     array = (np.rint(values) if np.issubdtype(dtype, np.integer) else values).astype(dtype)
-    unit, restore = to_unit(array)
+    unit, restore = scale_to_unit(array)
     assert unit.dtype == np.float32 and unit.min() == 0.0 and unit.max() == 1.0
     back = restore(unit)
     assert back.dtype == dtype
@@ -153,12 +153,12 @@ def test_to_unit_round_trip(dtype: type, low: float, high: float) -> None:
 
 
 def test_to_unit_constant_and_nan() -> None:
-    unit, restore = to_unit(np.full((8, 8), 7, np.uint16))
+    unit, restore = scale_to_unit(np.full((8, 8), 7, np.uint16))
     assert not unit.any() and (restore(unit) == 7).all()
-    unit, _ = to_unit(np.array([[np.nan, 1.0], [2.0, 3.0]]))
+    unit, _ = scale_to_unit(np.array([[np.nan, 1.0], [2.0, 3.0]]))
     assert unit[0, 0] == 0.0 and unit[1, 1] == 1.0
     with pytest.raises(UserError):
-        to_unit(np.array([["a"]]))
+        scale_to_unit(np.array([["a"]]))
 
 
 @pytest.mark.parametrize(("method", "params", "scale", "named"), [

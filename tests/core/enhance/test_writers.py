@@ -16,7 +16,7 @@ from pydicom.pixels import apply_modality_lut
 from pydicom.sequence import Sequence
 
 from core.data.readers import read_medical_image
-from core.enhance.classical import apply_classical, to_unit
+from core.enhance.classical import apply_classical, scale_to_unit
 from core.enhance.writers import enhanced_dicom, png_bytes
 from core.errors import UserError
 from tests.fixtures import INSTITUTION, PATIENT_ID, PATIENT_NAME
@@ -100,7 +100,7 @@ def ct():  # noqa: ANN201 - a MedicalImage
 
 
 def _enhance(image, method: str, scale: int) -> np.ndarray:  # noqa: ANN001
-    unit, restore = to_unit(image.frames[0])
+    unit, restore = scale_to_unit(image.frames[0])
     return restore(apply_classical(method, unit, scale=scale))
 
 

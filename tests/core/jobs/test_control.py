@@ -14,13 +14,15 @@ TILES = "real-tiles-128"
 def no_task_built(monkeypatch):
     """Building a task (which loads augmentation, or fine-tuning weights) fails the test."""
     import core.tasks
+    import core.tasks.restore
 
     def refuse(*args, **kwargs):
         raise AssertionError("create_run built a task")
 
-    monkeypatch.setattr(core.tasks.ClassifyTask, "__init__", refuse)
-    monkeypatch.setattr(core.tasks.RestoreTask, "__init__", refuse)
-    monkeypatch.setattr(core.tasks, "load_trained_run", refuse)
+    for task_class in core.tasks.TASK_CLASSES:
+        monkeypatch.setattr(task_class, "__init__", refuse)
+        monkeypatch.setattr(task_class, "build", refuse)
+    monkeypatch.setattr(core.tasks.restore, "load_trained_run", refuse)
 
 
 # (config, the monitor recorded or the start of the sentence refusing it)

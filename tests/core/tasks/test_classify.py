@@ -92,7 +92,7 @@ def test_class_weights_follow_the_counts_and_sampler_balances_batches():
 
     sampled = build_task(load_config({"dataset": dataset, **FAST, "imbalance": "sampler"}), "default")
     sampled.setup(CPU)
-    drawn = torch.cat([sampled.splits["train"].labels[idx] for _, _, idx in sampled.train_batches(0)])
+    drawn = torch.cat([labels for _, labels in sampled.train_batches(0)])
     share = drawn.float().mean().item()
     assert 0.35 < share < 0.65  # about half the draws are the rare class (it is 25% of the data)
 
