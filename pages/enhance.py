@@ -12,6 +12,7 @@ from pages.ui.enhance_method import choose_method
 from pages.ui.enhance_result import render_result
 from pages.ui.entry import through_entry_point
 from pages.ui.jobs import run_store
+from pages.ui.scroll import scroll_anchor, scroll_to
 from pages.ui.session import current_workspace, user_errors
 
 through_entry_point()
@@ -30,17 +31,20 @@ if single.open:
             method, params, scale = choose_method(store, workspace)
             st.page_link("pages/train.py", label="Train a denoiser or super-resolution model",
                          icon=":material/model_training:")
-        if chosen is not None:
-            image, reference, original, key = chosen
-            request = (key, method, tuple(sorted(params.items())), scale)
-            if st.button("Enhance", type="primary", key="enhance-run"):
+            pressed = st.button("Enhance", type="primary", key="enhance-run", disabled=chosen is None)
+        if chosen is not None:  # the button sits by the method, in sight on arrival; the result spans the page
+            request = (chosen.key, method, tuple(sorted(params.items())), scale)
+            if pressed:
                 with st.spinner("Enhancing"):
-                    st.session_state["enhance-result"] = (request, enhance(image, 0, method, params, scale,
-                                                                  store.run_folder(method) if is_run_id(method) else None),
-                                                          reference)
+                    folder = store.run_folder(method) if is_run_id(method) else None
+                    st.session_state["enhance-result"] = (request, enhance(chosen.image, 0, method, params, scale,
+                                                                          folder), chosen.reference)
             saved = st.session_state.get("enhance-result")
             if saved and saved[0] == request:  # a result for exactly these settings (kept across reruns)
-                render_result(saved[1], saved[2], key="enhance-view")
+                anchor = scroll_anchor() if pressed else ""
+                render_result(saved[1], saved[2], key="enhance-view", window=chosen.window)
+                if pressed:  # the result is drawn below the input picture: bring it into sight
+                    scroll_to(anchor)
             elif saved:
                 st.caption("Settings changed: press Enhance to see the new result.")
 if compare.open:

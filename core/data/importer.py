@@ -29,6 +29,7 @@ from core.data.splits import SPLITS, assign_splits, stratum_of
 from core.data.store import DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
 from core.errors import UserError
 from core.settings import workspace_secret
+from core.text import counted
 
 Progress = Callable[[float, str], None]
 
@@ -82,9 +83,46 @@ def import_paths(workspace: str, paths: list[Path], name: str | None = None, pre
         return _medmnist_summary(store_medmnist_npz(workspace, paths[0], name=name))
     sources, skipped = path_sources(paths)
     csv = (labels_csv.name, labels_csv.read_bytes()) if labels_csv else None
-    default_name = paths[0].stem if len(paths) == 1 else "imported"
-    return import_sources(workspace, sources, skipped, name or default_name, prep or Preprocessing(), csv,
-                          label_column, seed, progress, file_column=file_column, patient_column=patient_column)
+    name = name or suggested_name([path.name for path in paths])
+    return import_sources(workspace, sources, skipped, name, prep or Preprocessing(), csv, label_column, seed,
+                          progress, file_column=file_column, patient_column=patient_column)
+
+
+_ARCHIVE_SUFFIXES = (".nii.gz", ".tar.gz", ".tgz", ".zip", ".nii", ".dcm", ".dicom", ".npz", ".tar")
+
+
+def _stem(name: str) -> str:
+    """A file name without its folder and its (double) extension: "scans/twoclass.zip" -> "twoclass"."""
+    base = posixpath.basename(name.replace("\\", "/").rstrip("/"))
+    lower = base.lower()
+    for suffix in _ARCHIVE_SUFFIXES:
+        if lower.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)]
+    return posixpath.splitext(base)[0] or base
+
+
+def suggested_name(names: list[str]) -> str:
+    """The dataset name an import of these files or paths suggests, as a person would name it.
+
+    One file or folder: its name without extension ("twoclass.zip" -> "twoclass", "head.nii.gz" -> "head").
+    A folder upload ("study/a/1.png", ...): the folder ("study"). Many files (a DICOM series "IM0001.dcm",
+    "IM0002.dcm", ...): what their names share, less trailing numbers and separators ("IM"), else the first
+    file's name and how many more ("scan and 11 more"). No names: "imported".
+    """
+    names = [n.replace("\\", "/").strip("/") for n in names if n and n.strip("/")]
+    names = [n for n in names if not n.lower().endswith(".csv")] or names  # a labels table names no dataset
+    if not names:
+        return "imported"
+    if len(names) == 1:
+        return _stem(names[0]) or "imported"
+    tops = {n.split("/")[0] for n in names}
+    if len(tops) == 1 and all("/" in n for n in names):  # one folder
+        return tops.pop()
+    stems = [_stem(n) for n in names]
+    shared = posixpath.commonprefix(stems).rstrip("0123456789 ._-(")
+    if len(shared) >= 2:
+        return shared
+    return f"{stems[0]} and {len(stems) - 1} more"
 
 
 def import_medmnist(workspace: str, flag: str, size: int) -> ImportSummary:
@@ -144,7 +182,7 @@ def import_sources(workspace: str, sources: list[SourceFile], skipped: list[Skip
 
     report(0.9, "Splitting and saving")
     summary = _store(workspace, name, decoded, labels, prep, seed, skipped, warnings)
-    report(1.0, f"Imported {summary.images} images")
+    report(1.0, f"Imported {counted(summary.images, 'image')}")
     return summary
 
 
@@ -217,10 +255,10 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
                        "split_seed": seed, "grouped_by": grouped_by, "patients_per_split": patients_per_split,
                        **_value_ranges(decoded, prep)},
         skipped=[s.as_dict() for s in skipped],
-        description=f"Imported from {len(decoded)} files.",
+        description=f"Imported from {counted(len(decoded), 'file')}.",
     )
     files = {item.stored_as: _original_bytes(item) for item in decoded if item.image.format != "nifti"}
-    write_dataset(datasets_dir(workspace) / dataset_id, info, images, label_array, items, files)
+    name = write_dataset(datasets_dir(workspace) / dataset_id, info, images, label_array, items, files).info.name
     return ImportSummary(dataset_id, name, task, len(rows), len(decoded), labels.classes, split_counts,
                          class_counts, [s.as_dict() for s in skipped], policy.describe(), group_warnings + warnings,
                          grouped_by=grouped_by, patients_per_split=patients_per_split)

@@ -13,6 +13,7 @@ import leaves nothing behind.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,6 +105,46 @@ class Dataset:
         return images.astype(np.float32) / np.iinfo(images.dtype).max
 
 
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """`name`, else `name (2)`, `name (3)`, ...: the first that no name in `taken` equals (ignoring case and
+    surrounding spaces), so two datasets of a workspace never share the name the pages and the CLI show."""
+    used = {other.strip().casefold() for other in taken}
+    base = name.strip()
+    candidate, number = base, 2
+    while candidate.casefold() in used:
+        candidate, number = f"{base} ({number})", number + 1
+    return candidate
+
+
+@contextlib.contextmanager
+def _names_locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder`'s dataset names while one is chosen and its dataset renamed into place,
+    so two imports finishing at once cannot both take `name`. (Without fcntl, e.g. on Windows: no lock.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(folder / ".names.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _names_in(folder: Path) -> list[str]:
+    """The names of the datasets stored in `folder` (unreadable entries are skipped)."""
+    names = []
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.name.startswith("."):
+            try:
+                names.append(str(json.loads((entry / "dataset.json").read_text())["name"]))
+            except (OSError, ValueError, KeyError):
+                continue
+    return names
+
+
 def new_dataset_id(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "dataset"
     return f"{slug}-{secrets.token_hex(3)}"
@@ -122,7 +164,10 @@ def write_dataset(
     items: pd.DataFrame,
     files: dict[str, bytes] | None = None,
 ) -> Dataset:
-    """Write a complete dataset into `folder` atomically (temporary sibling folder, then rename)."""
+    """Write a complete dataset into `folder` atomically (temporary sibling folder, then rename).
+
+    A stored (not built-in) dataset gets a name no other dataset in the same parent folder has: `info.name`
+    becomes e.g. "twoclass (2)" when "twoclass" is taken; read it from the returned dataset."""
     if images.ndim != 4 or images.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"images must be uint8/uint16 (N, H, W, C), got {images.dtype} {images.shape}")
     if not (len(images) == len(labels) == len(items) == info.num_images):
@@ -138,8 +183,11 @@ def write_dataset(
             target = tmp / "files" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        (tmp / "dataset.json").write_text(json.dumps(asdict(info), indent=1))
-        os.replace(tmp, folder)
+        with contextlib.nullcontext() if info.builtin else _names_locked(folder.parent):
+            if not info.builtin:  # built-in datasets have fixed names; an import never shares one with another
+                info.name = unique_name(info.name, _names_in(folder.parent))
+            (tmp / "dataset.json").write_text(json.dumps(asdict(info), indent=1))
+            os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

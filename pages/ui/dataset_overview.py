@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -10,6 +11,7 @@ import streamlit as st
 
 from core.data.stats import imbalance_advice, intensity_histogram, original_sizes
 from core.data.store import Dataset, delete_dataset
+from core.text import counted
 from pages.ui.session import select_dataset, user_errors
 
 
@@ -17,7 +19,8 @@ def render_overview(workspace: str, dataset: Dataset) -> None:
     info = dataset.info
     columns = st.columns(4)
     columns[0].metric("Images", f"{info.num_images:,}")
-    columns[1].metric("Classes", len(info.classes) if info.classes else "none")
+    columns[1].metric("Labels" if info.task == "multilabel" else "Classes",
+                      len(info.classes) if info.classes else "none")
     columns[2].metric("Size", f"{info.size} px · {'RGB' if info.channels == 3 else 'grey'}")
     columns[3].metric("Task", info.task)
     if info.description:
@@ -35,7 +38,7 @@ def render_overview(workspace: str, dataset: Dataset) -> None:
     with st.expander("How the images were prepared"):
         st.json(info.preprocessing)
     if info.skipped:
-        with st.expander(f"Files skipped at import ({len(info.skipped)})"):
+        with st.expander(f"Files skipped at import ({counted(len(info.skipped), 'file')})"):
             st.dataframe(pd.DataFrame(info.skipped), hide_index=True, width="stretch")
     if not info.builtin:
         _delete(workspace, dataset)
@@ -61,6 +64,8 @@ def _balance_table_and_figure(class_counts: dict[str, dict[str, int]], split_cou
     figure = px.bar(long, x="class", y="images", color="split", barmode="group", title="Class balance",
                     category_orders={"split": ["train", "val", "test"]})
     figure.update_layout(height=320, margin=dict(t=40, b=10, l=10, r=10))
+    if long["images"].max() <= 10:  # whole images only: no "2.5 images" tick on a small dataset
+        figure.update_yaxes(dtick=1)
     return table, figure
 
 
@@ -68,13 +73,17 @@ def _histograms(dataset: Dataset) -> None:
     intensity, sizes = _histogram_figures(str(dataset.path), dataset.info.created)
     left, right = st.columns(2)
     left.plotly_chart(intensity, width="stretch", key="intensity-chart")
-    right.plotly_chart(sizes, width="stretch", key="size-chart")
+    if isinstance(sizes, str):  # one size: a sentence says it better than a chart of one bar
+        right.markdown("**Original image size**")
+        right.write(sizes)
+    else:
+        right.plotly_chart(sizes, width="stretch", key="size-chart")
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _histogram_figures(folder: str, created: str) -> tuple[go.Figure, go.Figure]:
+def _histogram_figures(folder: str, created: str) -> tuple[go.Figure, go.Figure | str]:
     """(pixel intensity, original size) of the dataset stored in `folder` (`created` tells two apart that were
-    stored in the same folder)."""
+    stored in the same folder); the size is a sentence when every image had the same size."""
     dataset = Dataset(Path(folder))
     edges, histograms = intensity_histogram(dataset)
     centres = (edges[:-1] + edges[1:]) / 2
@@ -83,11 +92,33 @@ def _histogram_figures(folder: str, created: str) -> tuple[go.Figure, go.Figure]
     intensity.update_layout(title="Pixel intensity (sample of images)", xaxis_title="intensity (0-1)",
                             yaxis_title="fraction of pixels", height=300, margin=dict(t=40, b=10, l=10, r=10))
     widths, heights = original_sizes(dataset)
-    sizes = pd.DataFrame({"width": widths, "height": heights})
-    size_figure = px.histogram(sizes.melt(var_name="side", value_name="pixels"), x="pixels", color="side",
-                               barmode="overlay", title="Original image size", nbins=30)
-    size_figure.update_layout(height=300, margin=dict(t=40, b=10, l=10, r=10))
-    return intensity, size_figure
+    return intensity, size_summary(widths, heights, dataset.info.size)
+
+
+MAX_SIZE_BARS = 12  # up to this many distinct sizes get a bar each; more get a histogram of width and height
+
+
+def size_summary(widths: np.ndarray, heights: np.ndarray, stored: int) -> go.Figure | str:
+    """How large the images were before they were resized to `stored` px: a sentence when they all had one size,
+    a bar per size ("512×512") when there are a few, else histograms of width and height."""
+    sizes = pd.Series([f"{w}×{h}" for w, h in zip(widths, heights)], dtype=str)
+    if sizes.empty:
+        return "No original sizes were recorded."
+    counts = sizes.value_counts()
+    if len(counts) == 1:
+        every = "The image was" if len(sizes) == 1 else f"All {counted(len(sizes), 'image')} were"
+        kept = "kept at that size" if counts.index[0] == f"{stored}×{stored}" else f"stored at {stored}×{stored} px"
+        return f"{every} {counts.index[0]} px before import ({kept})."
+    if len(counts) <= MAX_SIZE_BARS:
+        table = counts.rename_axis("size (width×height)").reset_index(name="images")
+        figure = px.bar(table, x="size (width×height)", y="images", title="Original image size")
+        figure.update_xaxes(type="category")
+    else:
+        long = pd.DataFrame({"width": widths, "height": heights}).melt(var_name="side", value_name="pixels")
+        figure = px.histogram(long, x="pixels", color="side", barmode="overlay", title="Original image size",
+                              nbins=30)
+    figure.update_layout(height=300, margin=dict(t=40, b=10, l=10, r=10))
+    return figure
 
 
 def _delete(workspace: str, dataset: Dataset) -> None:

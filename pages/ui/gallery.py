@@ -1,4 +1,5 @@
-"""The Dataset page's gallery: a filtered grid of thumbnails with labels, and the viewer for one of them."""
+"""The Dataset page's gallery: a filtered grid of thumbnails with labels, and the viewer for one of them (below
+the grid; pressing "View" scrolls the page down to it)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,9 @@ from core.data.medical_image import image_from_array
 from core.data.readers import read_medical_image
 from core.data.store import Dataset
 from core.data.splits import SPLITS
+from core.text import counted
 from pages.ui.images import display_image
+from pages.ui.scroll import scroll_anchor, scroll_to
 from pages.ui.viewer import render_viewer
 
 PER_PAGE = 24
@@ -29,7 +32,7 @@ def render_gallery(dataset: Dataset) -> None:
     chosen = np.flatnonzero(mask)
     pages = max(1, -(-len(chosen) // PER_PAGE))
     page = filters[2].number_input(f"Page (of {pages})", 1, pages, 1, key=f"gallery-page-{info.id}")
-    st.caption(f"{len(chosen):,} images match.")
+    st.caption(f"{counted(len(chosen), 'image')} {'matches' if len(chosen) == 1 else 'match'}.")
     shown = chosen[(page - 1) * PER_PAGE: page * PER_PAGE]
     images = dataset.images
     for row_start in range(0, len(shown), COLUMNS):
@@ -39,11 +42,16 @@ def render_gallery(dataset: Dataset) -> None:
                          width="stretch")
             if column.button("View", key=f"view-{info.id}-{index}", width="stretch"):
                 st.session_state[f"viewing-{info.id}"] = int(index)
+                st.session_state["gallery-scroll"] = True
     viewing = st.session_state.get(f"viewing-{info.id}")
     if viewing is not None and viewing < len(items):
         st.divider()
+        scroll = st.session_state.pop("gallery-scroll", False)  # only right after "View", not on every slider move
+        anchor = scroll_anchor() if scroll else ""
         st.subheader(f"{items['name'].iloc[viewing]} — {items['label'].iloc[viewing] or 'unlabelled'}")
         render_viewer(_viewer_image(dataset, viewing), key=f"viewer-{info.id}-{viewing}")
+        if scroll:
+            scroll_to(anchor)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

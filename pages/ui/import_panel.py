@@ -7,16 +7,20 @@ import pandas as pd
 import streamlit as st
 
 from core.data.builtin import builtin_infos
-from core.data.importer import ImportSummary, NothingImported, import_medmnist, import_uploads
+from core.data.importer import ImportSummary, NothingImported, import_medmnist, import_uploads, suggested_name
 from core.data.labels import csv_columns
 from core.data.medmnist import MEDMNIST_FLAGS, MEDMNIST_SIZES, medmnist_cache_path
 from core.data.preprocess import RESIZE_POLICIES, Preprocessing
 from core.data.windowing import PRESETS
 from core.errors import UserError
+from core.text import counted
 from pages.ui.session import select_dataset, user_errors
 
 SOURCES = ("Built-in", "Upload files", "Upload a folder", "MedMNIST")
 SIZES = (28, 64, 128, 224, 256, 512)
+ROUND = "import-round"          # bumped after each import: the uploaders get new keys, so they come back empty
+NAME = "dataset-name"           # the name box
+SUGGESTED = "dataset-name-suggested"  # the name last suggested from the chosen files
 
 
 def render_import(workspace: str) -> None:
@@ -37,7 +41,7 @@ def _builtin() -> None:
     infos = builtin_infos()
     for info in infos:
         left, right = st.columns([4, 1])
-        left.markdown(f"**{info.name}** · {info.num_images} images · {', '.join(info.classes)}")
+        left.markdown(f"**{info.name}** · {counted(info.num_images, 'image')} · {', '.join(info.classes)}")
         if right.button("Open", key=f"open-{info.id}"):
             select_dataset(info.id)
             st.rerun()
@@ -45,30 +49,31 @@ def _builtin() -> None:
 
 
 def _upload(workspace: str, folder: bool) -> None:
+    round_ = st.session_state.get(ROUND, 0)
     if folder:
         uploads = st.file_uploader("Folder of images (class sub-folders become labels)",
-                                   accept_multiple_files="directory", key="upload-folder")
+                                   accept_multiple_files="directory", key=f"upload-folder-{round_}")
     else:
         uploads = st.file_uploader(
             "Images, DICOM, NIfTI or a ZIP of class folders",
-            accept_multiple_files=True, key="upload-files",
+            accept_multiple_files=True, key=f"upload-files-{round_}",
             help="PNG, JPEG, TIFF, BMP, DICOM (any extension), NIfTI (.nii, .nii.gz), or a ZIP whose folders are "
                  "the classes. Add a CSV of filename,label to label files instead of using folders.",
         )
     labels_file = st.file_uploader("Labels CSV (optional): filename,label[,patient] — several labels as a|b",
-                                   type=["csv"], key="upload-labels")
+                                   type=["csv"], key=f"upload-labels-{round_}")
     columns = _column_choices(labels_file) if labels_file else {}
     if columns is None:  # the CSV cannot be read: said above
         return
     prep = _preprocessing_form()
-    default_name = (uploads[0].name.split("/")[0].rsplit(".", 1)[0] if uploads else "") or "my-dataset"
-    name = st.text_input("Dataset name", value=default_name, key="dataset-name")
+    name = _name_box([upload.name for upload in uploads or []])
     if st.button("Import", type="primary", disabled=not uploads, key="import-button"):
         files = [(upload.name, upload.getvalue()) for upload in uploads]
         csv = (labels_file.name, labels_file.getvalue()) if labels_file else None
         bar = st.progress(0.0, text="Starting")
         try:
-            summary = import_uploads(workspace, files, name, prep, csv, columns.get("label"),
+            summary = import_uploads(workspace, files, name.strip() or suggested_name([n for n, _ in files]), prep,
+                                     csv, columns.get("label"),
                                      progress=lambda fraction, text: bar.progress(min(fraction, 1.0), text=text),
                                      file_column=columns.get("file"), patient_column=columns.get("patient"))
         except NothingImported as error:
@@ -80,7 +85,24 @@ def _upload(workspace: str, folder: bool) -> None:
             bar.empty()
             st.error(error.message)
             return
+        st.session_state[ROUND] = round_ + 1  # a fresh, empty uploader and name box for the next import
+        st.session_state.pop(SUGGESTED, None)
+        st.session_state.pop(NAME, None)
         _finish(summary)
+
+
+def _name_box(names: list[str]) -> str:
+    """The dataset name box. It follows the chosen files ("twoclass.zip" -> "twoclass") and changes when other
+    files are chosen, unless the user has typed a name of their own. An existing name gets " (2)" at import."""
+    suggestion = suggested_name(names) if names else ""
+    previous = st.session_state.get(SUGGESTED)
+    typed = st.session_state.get(NAME)
+    if typed is None or (suggestion != previous and typed.strip() in ("", previous or "")):
+        st.session_state[NAME] = suggestion  # allowed: the box is not drawn yet in this run
+    st.session_state[SUGGESTED] = suggestion
+    return st.text_input("Dataset name", key=NAME, placeholder="named after the chosen files",
+                         help="Named after the chosen files until you type a name of your own. If the workspace "
+                              "already has a dataset of this name, the new one becomes e.g. \"name (2)\".")
 
 
 def _column_choices(labels_file) -> dict[str, str | None] | None:
@@ -155,7 +177,8 @@ def _finish(summary: ImportSummary) -> None:
 
 
 def _show_summary(summary: ImportSummary) -> None:
-    st.success(f"Imported {summary.images} images from {summary.files} files as **{summary.name}** "
+    st.success(f"Imported {counted(summary.images, 'image')} from {counted(summary.files, 'file')} as "
+               f"**{summary.name}** "
                f"({summary.task}{'; classes: ' + ', '.join(summary.classes) if summary.classes else ''}). "
                "It is now selected above.")
     if summary.grouped_by:
@@ -173,5 +196,5 @@ def _show_summary(summary: ImportSummary) -> None:
 
 def _skipped_table(skipped: list[dict]) -> None:
     if skipped:
-        st.markdown(f"**Skipped {len(skipped)} file(s)**")
+        st.markdown(f"**Skipped {counted(len(skipped), 'file')}**")
         st.dataframe(pd.DataFrame(skipped), hide_index=True, width="stretch")

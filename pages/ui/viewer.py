@@ -13,12 +13,25 @@ CUSTOM_CHOICE = "Custom"
 ZOOMS = (1, 1.5, 2, 3, 4, 6, 8)
 
 
-def _window_choices(image: MedicalImage) -> dict[str, Window]:
-    choices = {f"{DEFAULT_CHOICE} ({image.default_window.source})": image.default_window}
-    for number, window in enumerate(image.file_windows[1:], start=2):
-        choices[f"File window {number}"] = window
+def window_choices(image: MedicalImage) -> dict[str, Window]:
+    """The windows offered for `image`, by label: its default, each window the file names, then the presets."""
+    default = image.default_window
+    choices = {f"{DEFAULT_CHOICE}: {_source_label(default)} (W {default.width:g} / L {default.center:g})": default}
+    for number, window in enumerate(image.file_windows, start=1):
+        if window != image.default_window:  # e.g. a sample first shown at another window keeps the file's on offer
+            label = "File window" if len(image.file_windows) == 1 else f"File window {number}"
+            choices[f"{label} (W {window.width:g} / L {window.center:g})"] = window
     choices.update({name.replace("_", " ").title(): window for name, window in PRESETS.items()})
     return choices
+
+
+SOURCE_LABELS = {"file": "the file's own", "auto": "automatic", "auto (scan field)": "automatic, inside the scan field",
+                 "full-range": "full range", "file-lut": "the file's VOI LUT"}
+
+
+def _source_label(window: Window) -> str:
+    """Where a window came from, in words: "preset:soft_tissue" -> "soft tissue", "file" -> "the file's own"."""
+    return SOURCE_LABELS.get(window.source, window.source.removeprefix("preset:").replace("_", " "))
 
 
 def _apply_choice(key: str, choices: dict[str, Window]) -> None:
@@ -58,7 +71,7 @@ def render_viewer(image: MedicalImage, key: str) -> None:
 
 
 def _window_controls(image: MedicalImage, key: str) -> Window:
-    choices = _window_choices(image)
+    choices = window_choices(image)
     if f"{key}-level" not in st.session_state:
         st.session_state[f"{key}-level"] = float(image.default_window.center)
         st.session_state[f"{key}-width"] = float(image.default_window.width)

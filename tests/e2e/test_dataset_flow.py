@@ -48,11 +48,15 @@ def import_file(page: Page, path: Path, name: str) -> None:
     page.locator("input[type=file]").first.set_input_files(str(path))
     expect(page.get_by_text(path.name).first).to_be_visible()
     name_box = page.get_by_role("textbox", name="Dataset name")
+    expect(name_box).to_have_value(path.stem)  # the name follows the chosen file (once its upload has run)
+    wait_idle(page)
     name_box.fill(name)
     name_box.press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.get_by_text(re.compile(rf"as {re.escape(name)}"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()  # the uploader was cleared
+    expect(page.get_by_text(path.name)).to_have_count(0)
 
 
 def test_import_zip_and_dicom_and_see_them_in_the_gallery(server: str, page: Page, tmp_path: Path):
@@ -70,7 +74,7 @@ def test_import_zip_and_dicom_and_see_them_in_the_gallery(server: str, page: Pag
     open_import_tab(page, server)
     import_file(page, scan, "ct scan")
     page.get_by_role("tab", name="Gallery").click()
-    expect(page.get_by_text("1 images match.")).to_be_visible()
+    expect(page.get_by_text("1 image matches.")).to_be_visible()
     page.get_by_role("button", name="View").first.click()
     expect(page.get_by_text("DICOM tags, de-identified")).to_be_visible()
     expect(page.get_by_text("Doe^Jane")).to_have_count(0)
@@ -83,3 +87,15 @@ def test_workspace_is_switched_by_typing_and_kept_in_the_url(server: str, page: 
     box.press("Enter")
     expect(page.get_by_text(re.compile(r"ward-7: 0 imported"))).to_be_visible()
     expect(page).to_have_url(re.compile(r"workspace=ward-7"))
+
+
+def test_gallery_view_scrolls_down_to_the_viewer(server: str, page: Page):
+    page.goto(f"{server}/dataset")
+    expect(page.get_by_role("heading", name="Dataset", exact=True)).to_be_visible(timeout=120_000)
+    page.get_by_role("tab", name="Gallery").click()
+    views = page.get_by_role("button", name="View")
+    expect(views.first).to_be_visible(timeout=120_000)
+    views.first.click()  # the viewer opens below the grid of 24, out of sight
+    heading = page.get_by_role("heading", name=re.compile(r" — \w+"))
+    expect(heading).to_be_in_viewport(timeout=30_000)  # brought into sight, not left below the fold
+    expect(page.get_by_text("Window preset")).to_be_in_viewport()

@@ -1,7 +1,9 @@
-"""Real browser: enhance an uploaded image on the Enhance page and download the result."""
+"""Real browser: the Enhance page shows its CT sample on arrival; enhance an uploaded image and download it."""
 from __future__ import annotations
 
 from pathlib import Path
+
+import io
 
 import numpy as np
 import pytest
@@ -32,3 +34,16 @@ def test_enhance_an_upload_and_download_png(server, page: Page, tmp_path: Path):
     download_info.value.save_as(saved)
     result = np.asarray(Image.open(saved))
     assert result.shape == (256, 256) and result.std() > 10
+
+
+def test_enhance_page_shows_its_ct_sample_on_arrival_at_a_window_showing_anatomy(server, page: Page):
+    page.goto(f"{server}/enhance")
+    expect(page.get_by_role("heading", name="Enhance", exact=True)).to_be_visible(timeout=120_000)
+    figure = page.get_by_test_id("stImage").filter(has_text="Input: 693_J2KI.dcm")  # no click, no button
+    expect(figure).to_be_visible(timeout=60_000)
+    expect(figure).to_contain_text("W 2144 / L 50")
+    picture = figure.locator("img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+    grey = np.asarray(Image.open(io.BytesIO(picture.screenshot())).convert("L"), dtype=np.int32)
+    # anatomy in shades of grey, not a posterised blob: few saturated pixels, many mid-grey ones
+    assert (grey >= 250).mean() < 0.02 and ((grey > 15) & (grey < 240)).mean() > 0.35

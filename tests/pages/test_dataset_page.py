@@ -8,7 +8,7 @@ from pydicom.data import get_testdata_file
 
 from core.data.augment import load_augmentation
 from core.data.catalog import list_datasets
-from tests.fixtures import class_folder_zip, identified_ct
+from tests.fixtures import blob_png, class_folder_zip, identified_ct
 from tests.pages.apptest import open_page, rerun, texts
 
 PAGE = "pages/dataset.py"
@@ -20,7 +20,9 @@ def test_opens_on_the_builtin_phantom_with_overview():
     assert "Chest phantom 64 px" in at.selectbox(key="dataset-picker").format_func(at.selectbox(key="dataset-picker").value)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Task"] == "classification" and int(metrics["Images"].replace(",", "")) > 1000
-    assert len(at.get("plotly_chart")) == 3  # class balance, intensity, size
+    assert len(at.get("plotly_chart")) == 2  # class balance, intensity; one size is a sentence, not a solid block
+    assert any(text.startswith("All ") and "64×64 px before import (kept at that size)" in text
+               for text in (m.value for m in at.markdown))
     assert not at.warning  # the phantom is balanced
 
 
@@ -34,6 +36,54 @@ def test_import_zip_shows_summary_and_selects_it():
     assert "Imported 8 images from 8 files as **my study**" in texts(at)
     stored = [info for info in list_datasets("default") if info.name == "my study"]
     assert stored and at.selectbox(key="dataset-picker").value == stored[0].id
+
+
+def _upload(at, *files: tuple[str, bytes]):
+    at.get("file_uploader")[0].set_value([(name, data, "application/octet-stream") for name, data in files]).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_import_name_follows_the_chosen_file_until_the_user_types_one():
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    archive = class_folder_zip(per_class=3)
+    assert _upload(at, ("twoclass.zip", archive)).text_input(key="dataset-name").value == "twoclass"
+    assert _upload(at, ("chest.zip", archive)).text_input(key="dataset-name").value == "chest"  # follows the file
+    at.text_input(key="dataset-name").set_value("my study").run()
+    assert _upload(at, ("third.zip", archive)).text_input(key="dataset-name").value == "my study"  # typed: kept
+    files = [(f"IM{i:04d}.png", blob_png(size=16, seed=i)) for i in range(1, 4)]
+    at.text_input(key="dataset-name").set_value("").run()
+    assert _upload(at, *files).text_input(key="dataset-name").value == "IM"  # a series: what the names share
+
+
+def test_two_imports_of_one_file_get_two_names_and_the_uploader_clears():
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    archive = class_folder_zip(per_class=3)
+    for expected in ("twoclass", "twoclass (2)"):
+        _upload(at, ("twoclass.zip", archive))
+        at.button(key="import-button").click().run()
+        assert not at.exception, at.exception
+        assert f"Imported 6 images from 6 files as **{expected}**" in texts(at)
+        assert at.get("file_uploader")[0].value in (None, [])  # cleared for the next import
+        assert at.text_input(key="dataset-name").value == "" and at.button(key="import-button").disabled
+    names = [info.name for info in list_datasets("default") if not info.builtin]
+    assert sorted(names) == ["twoclass", "twoclass (2)"]
+    label = at.selectbox(key="dataset-picker").format_func(at.selectbox(key="dataset-picker").value)
+    assert label.startswith("twoclass (2) (upload)")
+
+
+def test_counts_read_naturally_for_one_image():
+    at = open_page(PAGE, **{"dataset-tab": "Import"})
+    at.radio(key="import-source").set_value("Upload files").run()
+    _upload(at, ("xray.png", blob_png(size=32)))
+    at.button(key="import-button").click().run()
+    assert "Imported 1 image from 1 file as **xray**" in texts(at)
+    rerun(at, **{"dataset-tab": "Overview"})
+    assert "The image was 32×32 px before import (stored at 128×128 px)." in texts(at)
+    rerun(at, **{"dataset-tab": "Gallery"})
+    assert "1 image matches." in texts(at)
 
 
 def test_import_of_bad_files_is_one_sentence_not_a_traceback():
@@ -67,6 +117,9 @@ def test_gallery_filters_and_opens_viewer():
     at.button(key=[b.key for b in at.button if b.key and b.key.startswith("view-")][0]).click().run()
     assert not at.exception
     assert at.subheader and at.slider  # viewer with its controls
+    assert any("scrollIntoView" in html.proto.body for html in at.get("html"))  # the page scrolls down to it
+    at.select_slider(key=[s.key for s in at.select_slider if s.key and s.key.endswith("-zoom")][0]).set_value(2).run()
+    assert not any("scrollIntoView" in html.proto.body for html in at.get("html"))  # but not on every change
 
 
 def test_viewer_sample_ct_with_lung_preset():

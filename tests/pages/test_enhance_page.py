@@ -9,6 +9,35 @@ from tests.pages.apptest import open_page, rerun
 PAGE = "pages/enhance.py"
 
 
+def image_captions(at) -> list[str]:
+    """The captions of the pictures on the page (st.image), in order."""
+    return [image.caption for element in at.get("image") for image in element.proto.imgs]
+
+
+def test_opens_with_the_ct_sample_shown_at_a_window_that_shows_anatomy():
+    at = open_page(PAGE)
+    shown = image_captions(at)
+    assert shown == ["Input: 693_J2KI.dcm · 512×512 · W 2144 / L 50"]  # no click: the input is on the page
+    window = at.selectbox(key="enhance-window-ct_jpeg2000")
+    assert window.value == "Default: automatic, inside the scan field (W 2144 / L 50)"
+    assert "File window (W 100 / L 40)" in window.options and "Soft Tissue" in window.options
+
+
+def test_noise_is_measured_on_the_window_shown_and_so_are_the_scores():
+    at = open_page(PAGE)
+    at.checkbox(key="enhance-simulate").set_value(True).run()
+    assert image_captions(at) == ["Clean original · W 2144 / L 50",
+                                                           "Degraded input · 512×512 · W 2144 / L 50"]
+    assert any(c.value.startswith("σ = 214.4 HU, i.e. 0.01309 of the data range -9216..7167") for c in at.caption)
+    at.button(key="enhance-run").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: float(m.value.split()[0]) for m in at.metric}
+    assert 19 < metrics["PSNR of input"] < 25  # noise of a tenth of the window: about 20 dB as shown, not 35
+    assert any(c.value.startswith("PSNR and SSIM as shown: on the display window W 2144 / L 50") for c in at.caption)
+    at.radio(key="enhance-noise-scale").set_value("data range").run()
+    assert any(c.value.startswith("σ = 1638 HU, i.e. 0.1 of the data range") for c in at.caption)
+
+
 def test_denoise_a_degraded_sample_scores_it_and_offers_downloads():
     at = open_page(PAGE)
     at.checkbox(key="enhance-simulate").set_value(True).run()
