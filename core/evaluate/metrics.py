@@ -14,6 +14,7 @@ AUC).
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -316,6 +317,27 @@ def multi_label_report(labels: np.ndarray, probabilities: np.ndarray, classes: l
 
 
 # --- operating point and curves ----------------------------------------------------------------------------
+NO_FINDING_WORDS = frozenset({"normal", "healthy", "negative", "benign", "control", "controls", "unremarkable",
+                              "absent"})
+
+
+def names_no_finding(name: str) -> bool:
+    """Whether a class name reads as the absence of disease: it starts with "normal", "healthy", "benign",
+    "negative", "control", ... ("Normal tissue") or with a negation ("No Finding", "no_tumor", "non-malignant").
+    Judged by the first word, so "abnormal" and "triple negative" are findings."""
+    words = re.findall(r"[a-z]+", name.lower())
+    return bool(words) and (words[0] in NO_FINDING_WORDS or words[0] in ("no", "non", "not", "without"))
+
+
+def default_positive_class(classes: list[str]) -> str:
+    """The class a clinician would call positive in a two-class task: the only one whose name does not read as
+    "no finding" (normal, healthy, negative, benign, ...), else the second class (scikit-learn's pos_label=1)."""
+    if len(classes) != 2:
+        raise UserError(f"A positive class needs exactly two classes, not {len(classes)}.")
+    findings = [c for c in classes if not names_no_finding(c)]
+    return findings[0] if len(findings) == 1 else classes[1]
+
+
 def binary_operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
     """Counts and rates when a case is called positive at score >= threshold (scikit-learn's ROC convention).
 

@@ -1,11 +1,36 @@
 """Plotly figures of training curves, built from a run's metric events."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
 
-LAYOUT = dict(height=300, margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+# The legend sits at the bottom of the figure (container coordinates), so plotly reserves its rows below the
+# x-axis title instead of drawing them over it, however many rows a narrow column wraps it into.
+LAYOUT = dict(height=320, margin=dict(t=40, b=10, l=10, r=10),
+              legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left"))
+METRIC_SPAN, LOSS_SPAN = 0.1, 0.2   # least y span: absolute for [0, 1] metrics; relative for losses (and PSNR)
+
+
+def keep_span(figure: go.Figure, absolute: float = 0.0, relative: float = 0.0) -> go.Figure:
+    """Give the y axis at least max(absolute, relative * |largest value|) of span, centred on the data, and
+    the x axis (epochs) at least one epoch with whole-epoch ticks while there are few: otherwise one validation
+    point zooms the axis to a sliver such as 0.2755-0.276 and makes noise look like a trend."""
+    ys = [float(v) for trace in figure.data for v in (trace.y if trace.y is not None else ())
+          if v is not None and math.isfinite(float(v))]
+    if ys:
+        low, high = min(ys), max(ys)
+        span = max(absolute, relative * max(abs(low), abs(high)))
+        if span and high - low < span:
+            middle = (low + high) / 2
+            figure.update_yaxes(range=[middle - span / 2, middle + span / 2])
+    xs = [float(v) for trace in figure.data for v in (trace.x if trace.x is not None else ()) if v is not None]
+    if xs and max(xs) - min(xs) < 1:
+        figure.update_xaxes(range=[math.floor(min(xs)) - 0.5, math.ceil(max(xs)) + 0.5])
+    if xs and max(xs) <= 10:
+        figure.update_xaxes(dtick=1)
+    return figure
 
 
 def split_events(events: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
@@ -29,7 +54,7 @@ def loss_figure(events: list[dict[str, Any]], steps_per_epoch: int) -> go.Figure
     figure.add_scatter(x=[e["epoch"] for e in val], y=[e["val_loss"] for e in val], name="validation loss",
                        mode="lines+markers")
     figure.update_layout(title="Loss", xaxis_title="epoch", **LAYOUT)
-    return figure
+    return keep_span(figure, relative=LOSS_SPAN)
 
 
 def metrics_figure(events: list[dict[str, Any]]) -> go.Figure:
@@ -40,15 +65,15 @@ def metrics_figure(events: list[dict[str, Any]]) -> go.Figure:
         figure.add_scatter(x=[e["epoch"] for e in epochs if name in e], y=[e[name] for e in epochs if name in e],
                            name=name.removeprefix("val_").replace("_", " "), mode="lines+markers")
     figure.update_layout(title="Validation metrics", xaxis_title="epoch", **LAYOUT)
-    return figure
+    return keep_span(figure, absolute=METRIC_SPAN, relative=0.1)
 
 
 def lr_figure(events: list[dict[str, Any]], steps_per_epoch: int) -> go.Figure:
     steps, _ = split_events(events)
     figure = go.Figure(go.Scatter(x=[_x(s, steps_per_epoch) for s in steps], y=[s["lr"] for s in steps],
                                   mode="lines", name="learning rate"))
-    figure.update_layout(title="Learning rate", xaxis_title="epoch", **LAYOUT)
-    return figure
+    figure.update_layout(title="Learning rate", xaxis_title="epoch", yaxis_exponentformat="e", **LAYOUT)
+    return keep_span(figure, relative=1.0)   # a constant rate is a level line, not a line at "0"
 
 
 def overlay_figure(curves: dict[str, list[dict[str, Any]]], metric: str) -> go.Figure:
@@ -60,4 +85,6 @@ def overlay_figure(curves: dict[str, list[dict[str, Any]]], metric: str) -> go.F
         figure.add_scatter(x=[e["epoch"] for e in points], y=[e[metric] for e in points], name=label,
                            mode="lines+markers")
     figure.update_layout(title=f"{metric.replace('_', ' ')} by epoch", xaxis_title="epoch", **LAYOUT)
-    return figure
+    if "loss" in metric:
+        return keep_span(figure, relative=LOSS_SPAN)
+    return keep_span(figure, absolute=METRIC_SPAN, relative=0.1)

@@ -1,6 +1,8 @@
 """The Evaluate page's Export, Compare and Cross-validation tabs."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -28,16 +30,22 @@ def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> N
         _, data, facts = prepared
         if "max_difference_vs_pytorch" in facts:
             st.success(f"onnxruntime matches PyTorch to {facts['max_difference_vs_pytorch']:.1e}.")
-        if "int8_bytes" in facts:
+        if fmt == "int8" and "int8_bytes" in facts:   # the card states these itself: no second box beside it
             st.info(f"INT8: {facts['float_bytes'] / 1e6:.2f} MB → {facts['int8_bytes'] / 1e6:.2f} MB; test accuracy "
                     f"{facts['float_accuracy']:.3f} → {facts['int8_accuracy']:.3f} "
                     f"({facts['accuracy_change']:+.3f}); {facts['float_ms_per_image']:.2f} → "
                     f"{facts['int8_ms_per_image']:.2f} ms per image in onnxruntime.")
         if fmt == "card":
             with st.expander("Preview", expanded=True):
-                st.markdown(data.decode())
+                st.markdown(demote_headings(data.decode()))
         st.download_button(f"Download {FORMAT_TEXT[fmt]}", data, file_name=f"{record.id}{SUFFIXES[fmt]}",
                            key=f"download-{record.id}-{fmt}", on_click="ignore")
+
+
+def demote_headings(markdown: str, levels: int = 2) -> str:
+    """The Markdown with every ATX heading `levels` deeper (at most h6), so a previewed document's "# Title"
+    reads as a section of the page rather than a second page title."""
+    return re.sub(r"^(#{1,6})(?=\s)", lambda m: "#" * min(6, len(m.group(1)) + levels), markdown, flags=re.M)
 
 
 def render_compare(store: RunStore, completed: list[RunRecord]) -> None:
@@ -45,21 +53,26 @@ def render_compare(store: RunStore, completed: list[RunRecord]) -> None:
     chosen = st.multiselect("Runs", list(labels), default=list(labels)[:3], format_func=labels.get, key="compare-runs")
     if not chosen:
         return
+    records = [store.get(run_id) for run_id in chosen]
+    names = [r.name or r.id for r in records]
     rows = []
-    for run_id in chosen:
-        record = store.get(run_id)
+    for record, name in zip(records, names):   # a column per run, headed by its name (and id when names repeat)
         summary = record.summary_dict
-        rows.append({"run": labels[run_id], "epochs": record.epoch,
-                     **{k.removeprefix("test_"): v for k, v in summary.items() if k.startswith("test_") and isinstance(v, float)},
+        rows.append({"run": name if names.count(name) == 1 else f"{name} ({record.id})", "epochs": record.epoch,
+                     **{k.removeprefix("test_").replace("_", " "): v for k, v in summary.items()
+                        if k.startswith("test_") and isinstance(v, float)},
                      "seconds": summary.get("seconds")})
-    st.dataframe(pd.DataFrame(rows).set_index("run").T.round(4), width="stretch")
+    table = pd.DataFrame(rows).set_index("run").T.round(4)
+    table.index.name = "measure"
+    st.caption(" · ".join(f"**{row['run']}**: {labels[r.id].split(' · ', 1)[1]}" for row, r in zip(rows, records)))
+    st.dataframe(table, width="stretch", column_config={"measure": st.column_config.TextColumn(width="medium")})
 
 
 def render_cross_validation(store: RunStore, workspace: str, record: RunRecord) -> None:
     st.write("k-fold cross-validation trains k copies of this run's recipe, each validating on another fold of "
              "the pooled training and validation images; the test split stays held out. The runs go through "
              "the job queue like any other.")
-    left, right = st.columns([1, 3])
+    left, right = st.columns([1, 3], vertical_alignment="bottom")   # the button on the field's line, not its label's
     folds = left.number_input("Folds (k)", 2, 10, 5, key=f"cv-folds-{record.id}")
     if right.button(f"Start {folds}-fold cross-validation of this recipe", key=f"cv-start-{record.id}"):
         config = {k: v for k, v in store.config(record).items() if k not in ("folds", "fold", "cv_group")}

@@ -1,108 +1,158 @@
-"""The Evaluate page's report tab: metrics with confidence intervals, confusion matrix with its images,
-ROC and precision-recall curves, a threshold slider for binary tasks, calibration and the top losses."""
+"""The Evaluate page's report tab: metrics with confidence intervals, a confusion matrix whose cells show their
+images (click a cell, or pick it from the drop-downs), ROC and precision-recall curves, a threshold slider with a
+chosen positive class for binary tasks, calibration and the top losses."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from scipy.special import softmax
 
 from core.data.store import Dataset
+from core.evaluate.calibration import apply_temperature
 from core.evaluate.intervals import CI_METHODS, DEFAULT_CI_METHOD, METHOD_TEXT, proportion_ci, with_ci_method
-from core.evaluate.metrics import binary_operating_point
+from core.evaluate.metrics import binary_operating_point, default_positive_class, names_no_finding
 from core.evaluate.report import load_predictions, report_warnings
-from pages.ui.charts import LAYOUT
+from pages.ui.eval_figures import cell_of_point, confusion_figure, pr_figure, reliability_figure, roc_figure
 from pages.ui.images import display_image
 
 GALLERY_COLUMNS = 6
+CELL_IMAGES = 16     # thumbnails shown for a confusion-matrix cell (four rows of four)
+SWAPPED = {"sensitivity": "specificity", "specificity": "sensitivity", "ppv": "npv", "npv": "ppv"}
+NUMBER = st.column_config.NumberColumn(format="%.4f")   # sized to the header, so "95% CI high" reads whole
 
 
 def render_report(report: dict[str, Any], dataset: Dataset, folder, key: str) -> None:
     metrics = report["metrics"]
+    classes = report["classes"]
     for warning in report_warnings(report):  # before any number, so none is read without it
         st.warning(warning, icon="⚠️")
     st.markdown(f"**Held-out test split: {report['n_test']} images**, best epoch's weights; 95% confidence "
                 "intervals, each with its method.")
+    binary = report["task"] != "multilabel" and len(classes) == 2
     left, right = st.columns([2, 3])
     method = left.radio("Intervals for proportions", list(CI_METHODS), horizontal=True, key=f"{key}-ci",
                         index=list(CI_METHODS).index(metrics.get("ci_method", DEFAULT_CI_METHOD)),
                         format_func=lambda m: METHOD_TEXT[m])
+    positive = _positive_class(classes, left, key) if binary else None
     right.caption("Accuracy, sensitivity, specificity, PPV and NPV are proportions: Wilson's score interval, or "
                   "Clopper-Pearson's exact one (wider, never below 95% coverage). Balanced accuracy combines the "
                   "per-class intervals (MOVER, Zou & Donner 2008). AUC, F1 and the rest: percentile bootstrap.")
-    st.dataframe(_headline_table(with_ci_method(metrics["headline"], method)), hide_index=True, width="stretch")
+    headline = with_ci_method(metrics["headline"], method)
+    st.dataframe(_headline_table(headline, classes, positive), hide_index=True, width="stretch", height="content",
+                 column_config={"metric": st.column_config.TextColumn(width="medium"), "value": NUMBER,
+                                "95% CI low": NUMBER, "95% CI high": NUMBER,
+                                "CI method": st.column_config.TextColumn(width="large")})
+    per_class = pd.DataFrame(metrics["per_label"] if report["task"] == "multilabel" else metrics["per_class"])
+    per_class.columns = [str(c).replace("_", " ") for c in per_class.columns]
+    st.dataframe(per_class, hide_index=True, width="stretch",
+                 column_config={c: NUMBER for c in per_class.columns if per_class[c].dtype.kind == "f"})
     if report["task"] == "multilabel":
-        st.dataframe(pd.DataFrame(metrics["per_label"]), hide_index=True, width="stretch")
-        _curves(report)
+        _curves(report, None, None)
         return
-    st.dataframe(pd.DataFrame(metrics["per_class"]), hide_index=True, width="stretch")
     predictions = load_predictions(folder)
-    _confusion(metrics, predictions, report["classes"], dataset, key)
-    _curves(report)
-    if len(report["classes"]) == 2:
-        _threshold(predictions, report, key, method)
+    _confusion(metrics, predictions, classes, dataset, key)
+    if binary:
+        scores = apply_temperature(predictions["logits"], float(report.get("temperature") or 1.0))
+        index = classes.index(positive)
+        labels, scores = predictions["labels"] == index, scores[:, index]
+        threshold = st.session_state.get(f"{key}-threshold-{positive}", 0.5)   # the slider below, as last set
+        point = binary_operating_point(labels, scores, threshold)
+        _curves(report, positive, {"class": positive, "threshold": threshold, "tpr": point["sensitivity"],
+                                   "fpr": 1 - point["specificity"]})
+        _threshold(labels, scores, classes, positive, key, method)
+    else:
+        _curves(report, None, None)
     _calibration(report["calibration"])
     _top_losses(report["top_losses"], dataset)
 
 
-def _headline_table(headline: dict[str, Any]) -> pd.DataFrame:
-    rows = [{"metric": name.replace("_", " "), "value": value["value"], "95% CI low": value["ci_low"],
-             "95% CI high": value["ci_high"],
-             "CI method": METHOD_TEXT.get(value.get("method", "bootstrap"), value.get("method"))
-             + (f" ({value['successes']}/{value['trials']})" if "trials" in value else "")}
-            for name, value in headline.items() if isinstance(value, dict)]
+def _positive_class(classes: list[str], column, key: str) -> str:
+    """The class called positive (sensitivity, PPV, ROC, threshold): by default the finding, not "normal"."""
+    default = default_positive_class(classes)
+    positive = column.radio("Positive class", classes, index=classes.index(default), horizontal=True,
+                            key=f"{key}-positive",
+                            help="Sensitivity, PPV, the curves and the decision threshold are about this class.")
+    other = classes[1 - classes.index(default)]
+    column.caption(f"Default '{default}': " + ("the class that is not a normal finding." if names_no_finding(other)
+                                               and not names_no_finding(default)
+                                               else "the second class (neither name reads as a normal finding)."))
+    return positive
+
+
+def _headline_table(headline: dict[str, Any], classes: list[str], positive: str | None) -> pd.DataFrame:
+    """Headline metrics; for two classes the stored rates are of the second class, so with the first class
+    positive sensitivity and specificity (and PPV and NPV) trade places, which is exact: they are the same
+    counts seen from the other side. Each binary rate names its positive class."""
+    swap = positive is not None and positive == classes[0]
+    rows = []
+    for name in headline:
+        value = headline[SWAPPED[name]] if swap and name in SWAPPED else headline[name]
+        if not isinstance(value, dict):
+            continue
+        label = name.replace("_", " ")
+        if positive is not None and name in SWAPPED:
+            label += f" ('{positive}' positive)"
+        elif positive is not None and name == "average_precision":
+            label += f" (of '{classes[1]}')"
+        rows.append({"metric": label, "value": value["value"], "95% CI low": value["ci_low"],
+                     "95% CI high": value["ci_high"],
+                     "CI method": METHOD_TEXT.get(value.get("method", "bootstrap"), value.get("method"))
+                     + (f" ({value['successes']}/{value['trials']})" if "trials" in value else "")})
     return pd.DataFrame(rows).round(4)
+
+
+def _pick_cell(chart_key: str, true_key: str, predicted_key: str, classes: list[str]) -> None:
+    """A click on the confusion matrix (a selection event) sets both drop-downs, before they are drawn."""
+    state = st.session_state.get(chart_key)
+    points = state["selection"]["points"] if state and state.get("selection") else []
+    cell = cell_of_point(points[0], classes) if points else None
+    if cell:
+        st.session_state[true_key], st.session_state[predicted_key] = cell
 
 
 def _confusion(metrics: dict, predictions: dict, classes: list[str], dataset: Dataset, key: str) -> None:
     left, right = st.columns([3, 2])
     normalised = left.toggle("Normalise rows (recall per class)", key=f"{key}-normalise")
-    matrix = np.asarray(metrics["confusion_matrix_normalized" if normalised else "confusion_matrix"])
-    figure = go.Figure(go.Heatmap(z=matrix, x=classes, y=classes, colorscale="Blues", text=np.round(matrix, 3),
-                                  texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>"))
-    figure.update_layout(title="Confusion matrix (click a cell)", xaxis_title="predicted", yaxis_title="true",
-                         yaxis_autorange="reversed", **LAYOUT)
-    event = left.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode="points",
-                              key=f"{key}-confusion")
-    points = event.selection.points if event and event.selection else []
+    matrix = np.asarray(metrics["confusion_matrix_normalized" if normalised else "confusion_matrix"], dtype=float)
+    true_key, predicted_key, chart_key = f"{key}-true", f"{key}-pred", f"{key}-confusion"
+    for cell_key in (true_key, predicted_key):
+        if st.session_state.get(cell_key) not in classes:
+            st.session_state[cell_key] = classes[0]
+    chosen = (st.session_state[true_key], st.session_state[predicted_key])
+    left.plotly_chart(confusion_figure(matrix, classes, chosen, normalised), width="stretch", key=chart_key,
+                      on_select=partial(_pick_cell, chart_key, true_key, predicted_key, classes),
+                      selection_mode="points")
     with right:
         st.markdown("**Images in a cell**")
-        if points:  # a click on the heat map picks the cell
-            st.session_state[f"{key}-true"], st.session_state[f"{key}-pred"] = points[0]["y"], points[0]["x"]
-        true = st.selectbox("True class", classes, key=f"{key}-true")
-        predicted = st.selectbox("Predicted class", classes, key=f"{key}-pred")
-        labels, chosen = predictions["labels"], predictions["logits"].argmax(1)
-        cell = predictions["indices"][(labels == classes.index(true)) & (chosen == classes.index(predicted))]
-        st.caption(f"{len(cell)} test images")
-        _thumbnails(dataset, cell[:18], [""] * min(len(cell), 18), columns=3)
+        st.caption("Click a cell of the matrix, or choose it here.")
+        true = st.selectbox("True class", classes, key=true_key)
+        predicted = st.selectbox("Predicted class", classes, key=predicted_key)
+        labels, chosen_class = predictions["labels"], predictions["logits"].argmax(1)
+        cell = predictions["indices"][(labels == classes.index(true)) & (chosen_class == classes.index(predicted))]
+        with st.container(key=f"{key}-cell-images"):
+            shown = f" (the first {CELL_IMAGES} shown)" if len(cell) > CELL_IMAGES else ""
+            st.caption(f"True {true}, predicted {predicted}: {len(cell)} test image{'s' * (len(cell) != 1)}{shown}")
+            _thumbnails(dataset, cell[:CELL_IMAGES], [""] * min(len(cell), CELL_IMAGES), columns=4)
 
 
-def _curves(report: dict[str, Any]) -> None:
-    roc, pr = go.Figure(), go.Figure()
-    for name, curve in report["roc"].items():
-        if curve["fpr"]:
-            roc.add_scatter(x=curve["fpr"], y=curve["tpr"], name=f"{name} (AUC {curve['auc']:.3f})", mode="lines")
-    roc.add_scatter(x=[0, 1], y=[0, 1], name="chance", mode="lines", line=dict(dash="dot", color="grey"))
-    roc.update_layout(title="ROC (one class against the rest)", xaxis_title="1 - specificity",
-                      yaxis_title="sensitivity", **LAYOUT)
-    for name, curve in report["pr"].items():
-        if curve["recall"]:
-            pr.add_scatter(x=curve["recall"], y=curve["precision"], mode="lines",
-                           name=f"{name} (AP {curve['average_precision']:.3f})")
-    pr.update_layout(title="Precision-recall", xaxis_title="recall", yaxis_title="precision", **LAYOUT)
+def _curves(report: dict[str, Any], positive: str | None, operating: dict[str, Any] | None) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(roc, width="stretch", key="roc-chart")
-    right.plotly_chart(pr, width="stretch", key="pr-chart")
+    left.plotly_chart(roc_figure(report, operating), width="stretch", key="roc-chart")
+    right.plotly_chart(pr_figure(report, positive), width="stretch", key="pr-chart")
 
 
-def _threshold(predictions: dict, report: dict, key: str, method: str) -> None:
-    positive = report["classes"][1]
-    scores = softmax(predictions["logits"], axis=1)
-    threshold = st.slider(f"Decision threshold for '{positive}'", 0.0, 1.0, 0.5, 0.01, key=f"{key}-threshold")
-    point = binary_operating_point(predictions["labels"], scores[:, 1], threshold)
+def _threshold(labels: np.ndarray, scores: np.ndarray, classes: list[str], positive: str, key: str,
+               method: str) -> None:
+    """Sensitivity, specificity, PPV and NPV when a case is called `positive` at probability >= the threshold
+    (the calibrated probabilities the Predict tab shows)."""
+    negative = classes[1 - classes.index(positive)]
+    st.markdown(f"**Operating point: '{positive}' positive**")
+    threshold = st.slider(f"Decision threshold: call '{positive}' when its probability is at least", 0.0, 1.0, 0.5,
+                          0.01, key=f"{key}-threshold-{positive}")
+    point = binary_operating_point(labels, scores, threshold)
     columns = st.columns(4)
     for column, name in zip(columns, ("sensitivity", "specificity", "ppv", "npv")):
         hits, total = {"sensitivity": ("tp", "fn"), "specificity": ("tn", "fp"), "ppv": ("tp", "fp"),
@@ -116,24 +166,15 @@ def _threshold(predictions: dict, report: dict, key: str, method: str) -> None:
         column.metric(label, f"{point[name]:.3f}",
                       help=f"95% {METHOD_TEXT[method]} interval {low:.3f}-{high:.3f} ({point[hits]}/{count})")
         column.caption(f"95% CI {low:.3f}-{high:.3f}")
-    st.dataframe(pd.DataFrame(point["confusion_matrix"], index=[f"true {c}" for c in report["classes"]],
-                              columns=[f"predicted {c}" for c in report["classes"]]), width="content")
+    (tn, fp), (fn, tp) = point["confusion_matrix"]
+    st.dataframe(pd.DataFrame([[tp, fn], [fp, tn]], index=[f"true {positive}", f"true {negative}"],
+                              columns=[f"called {positive}", f"called {negative}"]), width="content")
 
 
 def _calibration(calibration: dict[str, Any]) -> None:
     applied = calibration.get("applied", True)  # reports stored before this key existed always applied T
-    parts = [("before", calibration["before"])] + ([("after temperature scaling", calibration["after"])] if applied
-                                                   else [])
-    figure = go.Figure()
-    for label, part in parts:
-        bins = [b for b in part["reliability"]["bins"] if b["count"]]
-        figure.add_scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins], mode="lines+markers",
-                           name=f"{label} (ECE {part['ece']:.3f})")
-    figure.add_scatter(x=[0, 1], y=[0, 1], name="perfect", mode="lines", line=dict(dash="dot", color="grey"))
-    figure.update_layout(title="Reliability diagram (test split)", xaxis_title="confidence", yaxis_title="accuracy",
-                         **LAYOUT)
     left, right = st.columns([2, 1])
-    left.plotly_chart(figure, width="stretch", key="calibration-chart")
+    left.plotly_chart(reliability_figure(calibration), width="stretch", key="calibration-chart")
     if not applied:
         right.markdown("**Temperature scaling: not applied**")
         right.caption(f"{calibration['note']} Expected calibration error on test {calibration['before']['ece']:.3f}, "

@@ -1,10 +1,15 @@
 """AppTest tests of the Evaluate page on the phantom-trained run."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 import skimage.data
 from pydicom.data import get_testdata_file
 
+from core.evaluate.report import load_report
+from core.jobs.store import RunStore
 from tests.fixtures import png_bytes
 from tests.pages.apptest import open_page, rerun, texts
 
@@ -116,3 +121,118 @@ def test_explain_export_and_compare_tabs(trained):
     assert "onnxruntime matches PyTorch" in at.success[0].value and at.get("download_button")
     at = rerun(at, **{"eval-tab": "Compare"})
     assert not at.exception and at.dataframe
+
+
+def spec(at, title: str) -> dict:
+    """The plotly figure (as JSON) whose title starts with `title`."""
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return next(f for f in figures if f["layout"]["title"]["text"].startswith(title))
+
+
+def stored_report(trained) -> dict:
+    return load_report(RunStore().run_folder(trained.run_id))
+
+
+def test_confusion_cell_images_follow_the_chosen_cell_and_its_count(trained):
+    report = stored_report(trained)
+    classes, matrix = report["classes"], report["metrics"]["confusion_matrix"]
+    at = open_page(PAGE)
+    key = f"report-{trained.run_id}"
+    figure = spec(at, "Confusion matrix (click a cell)")
+    cells = figure["data"][1]   # transparent square markers over the heat map: the clickable cells
+    assert cells["type"] == "scatter" and len(cells["x"]) == len(classes) ** 2
+    assert figure["layout"]["hoverdistance"] == -1 and figure["layout"]["dragmode"] is False
+    true, predicted = classes.index("nodule"), classes.index("cavity")
+    at.selectbox(key=f"{key}-true").set_value("nodule")
+    at.selectbox(key=f"{key}-pred").set_value("cavity").run()
+    shape = spec(at, "Confusion matrix")["layout"]["shapes"][0]   # the chosen cell is outlined
+    assert (shape["x0"] + 0.5, shape["y0"] + 0.5) == (predicted, true)
+    count = matrix[true][predicted]
+    assert any(c.value.startswith(f"True nodule, predicted cavity: {count} test image") for c in at.caption)
+    at.selectbox(key=f"{key}-pred").set_value("nodule").run()
+    count = matrix[true][true]
+    assert any(f"True nodule, predicted nodule: {count} test images" in c.value for c in at.caption)
+
+
+def test_report_charts_keep_legends_off_axis_titles_and_curves_off_the_frame(trained):
+    at = open_page(PAGE)
+    for title in ("ROC", "Precision-recall", "Reliability diagram"):
+        layout = spec(at, title)["layout"]
+        assert layout["legend"]["yref"] == "container" and layout["legend"]["y"] == 0   # below the axis title
+        assert layout["xaxis"]["range"] == [-0.02, 1.02] and layout["yaxis"]["range"] == [-0.02, 1.02]
+    after = spec(at, "Reliability diagram")["data"][1]
+    bins = stored_report(trained)["calibration"]["after"]["reliability"]["bins"]
+    assert [y is None for y in after["y"]] == [not b["count"] for b in bins]   # no line through empty bins
+
+
+def binary_phantom(monkeypatch):
+    """The phantom run's report as a two-class task, nodule against normal (classes in that order)."""
+    import core.evaluate.report as report_module
+    import pages.ui.eval_report as eval_report
+    from core.evaluate.calibration import calibration_summary
+    from core.evaluate.metrics import pr_curves, roc_curves, single_label_report
+    from scipy.special import softmax
+
+    stored_report, stored_predictions = report_module.load_report, report_module.load_predictions
+
+    def predictions(folder):
+        data = stored_predictions(folder)
+        classes = stored_report(folder)["classes"]
+        a, b = classes.index("nodule"), classes.index("normal")
+        keep = np.isin(data["labels"], [a, b])
+        return {"logits": data["logits"][keep][:, [a, b]], "labels": (data["labels"][keep] == b).astype(int),
+                "indices": data["indices"][keep]}
+
+    def report(folder):
+        data, classes = predictions(folder), ["nodule", "normal"]
+        probabilities = softmax(data["logits"], axis=1)
+        calibration = calibration_summary(data["logits"], data["labels"], data["logits"], data["labels"])
+        return {"task": "classification", "classes": classes, "n_test": len(data["labels"]), "warnings": [],
+                "metrics": single_label_report(data["labels"], probabilities, classes, n_bootstrap=100),
+                "roc": roc_curves(data["labels"], probabilities, classes),
+                "pr": pr_curves(data["labels"], probabilities, classes), "calibration": calibration,
+                "temperature": calibration["temperature"], "top_losses": []}
+
+    monkeypatch.setattr(report_module, "load_report", report)
+    monkeypatch.setattr(eval_report, "load_predictions", predictions)
+    return predictions
+
+
+def test_binary_threshold_names_the_positive_class_and_the_user_can_choose_it(trained, monkeypatch):
+    predictions = binary_phantom(monkeypatch)
+    at = open_page(PAGE)
+    key = f"report-{trained.run_id}"
+    positive = at.radio(key=f"{key}-positive")
+    assert positive.value == "nodule" and "not a normal finding" in texts(at)   # the finding, not "normal"
+    slider = at.slider(key=f"{key}-threshold-nodule")
+    assert "call 'nodule' when its probability is at least" in slider.label
+    headline = at.dataframe[0].value.set_index("metric")["value"]
+    data = predictions(RunStore().run_folder(trained.run_id))
+    nodule = data["labels"] == 0
+    called = data["logits"].argmax(1) == 0
+    sensitivity, specificity = (called & nodule).sum() / nodule.sum(), (~called & ~nodule).sum() / (~nodule).sum()
+    assert headline["sensitivity ('nodule' positive)"] == pytest.approx(sensitivity, abs=1e-4)
+    assert headline["specificity ('nodule' positive)"] == pytest.approx(specificity, abs=1e-4)
+    assert {m.label: m.value for m in at.metric}["Sensitivity"] == f"{sensitivity:.3f}"   # threshold 0.5
+    assert "'nodule' positive" in spec(at, "ROC")["layout"]["title"]["text"]
+    assert spec(at, "ROC")["data"][-1]["name"] == "threshold 0.50"   # the operating point on the curve
+
+    positive.set_value("normal").run()
+    assert "call 'normal' when its probability is at least" in at.slider(key=f"{key}-threshold-normal").label
+    swapped = at.dataframe[0].value.set_index("metric")["value"]
+    assert swapped["sensitivity ('normal' positive)"] == headline["specificity ('nodule' positive)"]
+    assert swapped["ppv ('normal' positive)"] == headline["npv ('nodule' positive)"]
+    assert {m.label: m.value for m in at.metric}["Sensitivity"] == f"{specificity:.3f}"
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["called normal", "called nodule"] and list(table.index) == ["true normal",
+                                                                                               "true nodule"]
+
+
+def test_model_card_preview_has_section_sized_headings_and_no_int8_box(trained):
+    at = open_page(PAGE, **{"eval-tab": "Export"})
+    at.radio(key=f"export-format-{trained.run_id}").set_value("card")
+    at.button(key=f"export-{trained.run_id}").click().run()
+    assert not at.exception
+    preview = next(m.value for m in at.markdown if "Model card" in m.value)
+    assert preview.startswith("### Model card") and "\n#### Model\n" in preview
+    assert not at.info   # the INT8 figures are in the card itself
