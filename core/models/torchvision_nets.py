@@ -21,6 +21,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -92,6 +93,17 @@ _DENSENET_OLD_KEY = re.compile(
 )
 
 
+# Where MedLab reads, and downloads, ImageNet weights: MEDLAB_HOME/cache/torch/hub/checkpoints (by default
+# ~/.medlab/cache/torch/hub/checkpoints). Not torchvision's own ~/.cache/torch: everything MedLab keeps lives under
+# MEDLAB_HOME, so one folder can be copied to an offline server. README, errors and the Train form name this folder.
+WEIGHTS_CACHE = ("torch", "hub", "checkpoints")
+
+
+def imagenet_weights_folder() -> Path:
+    """The absolute folder MedLab looks in for ImageNet weights (MEDLAB_HOME/cache/torch/hub/checkpoints)."""
+    return cache_dir(*WEIGHTS_CACHE).resolve()
+
+
 def imagenet_file_name(name: str) -> str:
     """The file name torchvision caches the ImageNet weights of `name` under (last part of the URL)."""
     return TORCHVISION_NETS[name].weights.url.rsplit("/", 1)[-1]
@@ -105,7 +117,7 @@ def load_imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
         UserError: the file is missing and cannot be downloaded, or the cached file cannot be read.
     """
     url = TORCHVISION_NETS[name].weights.url
-    folder = cache_dir("torch", "hub", "checkpoints")
+    folder = imagenet_weights_folder()
     file_name = imagenet_file_name(name)
     was_cached = (folder / file_name).exists()
     try:
@@ -165,7 +177,7 @@ def build_torchvision_classifier(name: str, in_channels: int, num_classes: int, 
             model.load_state_dict(load_imagenet_state_dict(name))
         except RuntimeError as exc:
             raise UserError(f"The file {imagenet_file_name(name)} does not hold the ImageNet weights of {name}; "
-                            f"delete it from {cache_dir('torch', 'hub', 'checkpoints')} and try again.") from exc
+                            f"delete it from {imagenet_weights_folder()} and try again.") from exc
     if in_channels == 1:
         parent_name, _, child = net.first_conv.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model

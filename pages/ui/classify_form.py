@@ -8,7 +8,7 @@ from core.data.augment import load_augmentation
 from core.data.stats import imbalance_advice
 from core.data.store import DatasetInfo
 from core.models import CLASSIFIER_INFO, CLASSIFIER_NAMES, imagenet_weights_file
-from core.settings import cache_dir
+from core.models.torchvision_nets import imagenet_weights_folder
 from core.tasks.classify import IMBALANCE_REMEDIES, MULTI_LABEL_METRICS, SINGLE_LABEL_METRICS
 from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
 
@@ -41,8 +41,12 @@ def render_classify_form(workspace: str, info: DatasetInfo) -> str | None:
         pretrained = st.checkbox("ImageNet-pretrained weights", key=KEY + "pretrained", disabled=model == "small_cnn")
         if pretrained and model != "small_cnn":
             file = imagenet_weights_file(model)
-            cached = (cache_dir("torch", "hub", "checkpoints") / file).exists()
-            st.caption(f"Weights {'cached' if cached else 'will be downloaded (needs internet)'}: {file}")
+            folder = imagenet_weights_folder()
+            if (folder / file).exists():
+                st.caption(f"Weights cached: {file} in `{folder}`")
+            else:
+                st.caption(f"Weights will be downloaded (needs internet): {file}, into `{folder}`; offline, "
+                           "place that file there first.")
         st.checkbox("Freeze the backbone (train the head only)", key=KEY + "freeze_backbone",
                     disabled=not pretrained)
         st.selectbox("Image size", sorted({*IMAGE_SIZES, info.size}), key=KEY + "image_size",

@@ -6,7 +6,7 @@ import streamlit as st
 from core.data.store import DatasetInfo
 from core.enhance.degrade import DEGRADATIONS
 from core.models.restoration import RESTORATION_INFO
-from core.tasks.restore import LOSSES, training_intensity
+from core.tasks.restore import LOSSES, PATCHES_PER_IMAGE, device_kind, device_recipe, epoch_steps, training_intensity
 from pages.ui.jobs import run_store
 from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
 
@@ -18,6 +18,7 @@ LOSS_TEXT = {"l1": "L1", "l1_ssim": "L1 + SSIM", "adversarial": "L1 + SSIM + adv
 def render_restore_form(workspace: str, info: DatasetInfo, task: str) -> str | None:
     key = KEY[task]
     prepare(key, task, info)
+    _follow_device(key, task)
     model = "resunet" if task == "denoise" else "srresnet"
     st.caption(f"Task: **{'denoising' if task == 'denoise' else 'super-resolution'}** learned from "
                f"{info.split_counts.get('train', 0):,} clean training images of **{info.name}** "
@@ -52,14 +53,34 @@ def render_restore_form(workspace: str, info: DatasetInfo, task: str) -> str | N
     with data_col:
         st.markdown("**Data**")
         st.number_input("Epochs", 1, 1000, key=key + "epochs")
+        max_steps = st.number_input("Steps per epoch, at most", 1, 100_000, key=key + "max_steps_per_epoch",
+                                    help=f"An epoch draws {PATCHES_PER_IMAGE} random patches per training image, "
+                                         "up to this many batches, so a big dataset does not make an epoch huge.")
         st.selectbox("Batch size", BATCH_SIZES, key=key + "batch_size")
         st.selectbox("Patch size", [p for p in (32, 48, 64, 96, 128, 256) if p <= info.size] or [info.size],
                      key=key + "patch_size")
         st.checkbox("Random flips and 90° turns of the patches", key=key + "augment")
+        steps = epoch_steps(info.split_counts.get("train", 0), st.session_state[key + "batch_size"], max_steps)
+        device = st.session_state.get(key + "device", "auto")
+        recommended = device_recipe(task, device)
+        st.caption(f"An epoch here: {steps:,} steps of {st.session_state[key + 'batch_size']} patches. Recipe for "
+                   f"{'a GPU' if device_kind(device) == 'cuda' else 'the CPU'}: {recommended['epochs']} epochs of "
+                   f"at most {recommended['max_steps_per_epoch']:,} steps.")
     with optim_col:
         optimisation_fields(key)
     run_fields(key, ("val_psnr", "val_ssim", "val_loss"))
     return start(key, workspace, task, info)
+
+
+def _follow_device(key: str, task: str) -> None:
+    """When the chosen device changes kind (CPU, GPU), the recipe's length follows it: fields still at the old
+    device's recipe take the new one's; values the user typed are kept. Runs before those fields are drawn."""
+    kind = device_kind(st.session_state.get(key + "device", "auto"))
+    last, st.session_state[key + "recipe-device"] = st.session_state.get(key + "recipe-device"), kind
+    if last is not None and last != kind:
+        for name, value in device_recipe(task, last).items():
+            if st.session_state.get(key + name) == value:
+                st.session_state[key + name] = device_recipe(task, kind)[name]
 
 
 def _init_from(workspace: str, key: str) -> None:

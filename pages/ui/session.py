@@ -43,9 +43,14 @@ def select_dataset(dataset_id: str) -> None:
     st.session_state["dataset_id"] = dataset_id
 
 
-def dataset_picker(infos: dict, default: str, label: str = "Dataset") -> str:
-    """A selectbox over `infos` (id -> DatasetInfo) that follows and sets the session's chosen dataset."""
-    chosen = selected_dataset_id(default)
+def dataset_picker(infos: dict, default: str, label: str = "Dataset", purpose: str = "") -> str:
+    """A selectbox over `infos` (id -> DatasetInfo) that follows and sets the session's chosen dataset.
+
+    `purpose` (e.g. "classification", "restoration") names what the dataset is for, where one page trains
+    several kinds of model: each purpose keeps its own choice, so switching purpose moves to that purpose's
+    choice (at first `default`, e.g. clean image tiles for restoration), and switching back returns to the earlier
+    one. A dataset chosen meanwhile on another page (or just imported) wins over both."""
+    chosen = _choice_for(purpose, default) if purpose else selected_dataset_id(default)
     chosen = chosen if chosen in infos else default
     st.session_state["dataset-picker"] = chosen  # allowed: the widget is not drawn yet in this run
     picked = st.selectbox(
@@ -55,4 +60,23 @@ def dataset_picker(infos: dict, default: str, label: str = "Dataset") -> str:
                               f"{infos[i].num_images:,} images",
     )
     select_dataset(picked)
+    if purpose:
+        st.session_state[_PURPOSE_CHOICE + purpose] = picked
+        st.session_state[_PURPOSE_SET] = picked
     return picked
+
+
+_PURPOSE_LAST = "dataset-purpose"            # the purpose of the last purposeful picker drawn
+_PURPOSE_SET = "dataset-purpose-set"         # the dataset it left chosen, to tell another page's choice apart
+_PURPOSE_CHOICE = "dataset-for-"             # + purpose: that purpose's choice
+
+
+def _choice_for(purpose: str, default: str) -> str:
+    """The dataset a picker for `purpose` starts on in this run (see dataset_picker)."""
+    last = st.session_state.get(_PURPOSE_LAST)
+    st.session_state[_PURPOSE_LAST] = purpose
+    session_choice = selected_dataset_id(default)
+    chosen_elsewhere = st.session_state.get("dataset_id") != st.session_state.get(_PURPOSE_SET)
+    if last in (None, purpose) or chosen_elsewhere:
+        return session_choice
+    return st.session_state.get(_PURPOSE_CHOICE + purpose) or default

@@ -129,3 +129,20 @@ def test_frozen_backbone_trains_head_only_and_keeps_batchnorm_stats(name: str) -
     logits = model(torch.rand(1, 1, 32, 32).requires_grad_(True))
     (gradient,) = torch.autograd.grad(logits[0, 1], features[0])
     assert gradient.shape == features[0].shape and gradient.abs().sum() > 0
+
+
+def test_one_cache_folder_named_by_the_code_the_readme_and_the_error(no_network: list[str], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.models.torchvision_nets import WEIGHTS_CACHE, imagenet_weights_folder
+
+    folder = imagenet_weights_folder()
+    assert folder.is_absolute() and folder == checkpoints().resolve()
+    with pytest.raises(UserError) as error:
+        build_classifier("resnet18", 1, 2, pretrained=True)
+    assert f"in the folder {folder}." in str(error.value)
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    relative = "/".join(("cache", *WEIGHTS_CACHE))
+    assert f"`MEDLAB_HOME/{relative}`" in readme and f"`~/.medlab/{relative}`" in readme
+    monkeypatch.delenv("MEDLAB_HOME")  # the README's default MEDLAB_HOME is the code's
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert imagenet_weights_folder() == (tmp_path / ".medlab" / relative).resolve()

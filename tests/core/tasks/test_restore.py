@@ -21,8 +21,9 @@ TILES = "real-tiles-128"
 
 def test_recipe_defaults_and_bad_keys():
     config = load_config({"task": "denoise", "dataset": TILES})
-    assert (config.model, config.degradation, config.sigma, config.loss) == ("resunet", "gaussian", 0.1, "l1_ssim")
-    assert load_config({"task": "super_resolution", "dataset": TILES}).model == "srresnet"
+    assert (config.model, config.degradation, config.sigma, config.loss) == ("resunet", "gaussian", 0.1, "l1")
+    sr = load_config({"task": "super_resolution", "dataset": TILES})
+    assert (sr.model, sr.loss) == ("srresnet", "l1_ssim")
     for data, field in [({"task": "denoise", "dataset": TILES, "scale": 3}, "scale"),
                         ({"task": "denoise", "dataset": TILES, "loss": "adversarial"}, "loss"),
                         ({"task": "denoise", "dataset": TILES, "model": "srresnet"}, "model"),
@@ -83,13 +84,69 @@ def test_model_card_records_how_the_training_images_were_scaled():
     from core.data.preprocess import Preprocessing
     from tests.fixtures import blob_png
 
-    card = build_task(load_config({"task": "denoise", "dataset": TILES}), "default").rebuild_spec()
-    assert (card["intensity"], card["resize"], card["native_resolution"]) == ("full_range", "tile", True)
+    spec = build_task(load_config({"task": "denoise", "dataset": TILES}), "default").rebuild_spec()
+    assert (spec["intensity"], spec["resize"], spec["native_resolution"]) == ("full_range", "tile", True)
     uploads = [(f"{i}.png", blob_png(size=40, seed=i)) for i in range(6)]
     for prep, expected in ((Preprocessing(size=32), ("window", "default", False)),
                            (Preprocessing(size=32, resize="tile", intensity="full_range"), ("full_range", None, True))):
         summary = import_uploads("default", uploads, "blobs", prep)
-        card = build_task(load_config({"task": "denoise", "dataset": summary.dataset_id, "patch_size": 32}),
+        spec = build_task(load_config({"task": "denoise", "dataset": summary.dataset_id, "patch_size": 32}),
                           "default").rebuild_spec()
-        assert (card["intensity"], card.get("window"), card["native_resolution"]) == expected
-    assert card["value_ranges"] == [{"low": 0.0, "high": 255.0, "basis": "8-bit samples", "files": 6}]
+        assert (spec["intensity"], spec.get("window"), spec["native_resolution"]) == expected
+    assert spec["value_ranges"] == [{"low": 0.0, "high": 255.0, "basis": "8-bit samples", "files": 6}]
+
+
+@pytest.mark.parametrize("gpu, device, kind", [(False, "auto", "cpu"), (True, "auto", "cuda"), (True, "cpu", "cpu"),
+                                               (False, "cuda:1", "cuda"), (True, "cuda", "cuda")])
+def test_recipe_length_follows_the_device_it_trains_on(monkeypatch, gpu, device, kind):
+    from core.tasks import recipe
+    from core.tasks.restore import DEVICE_RECIPES, device_kind, device_recipe
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert device_kind(device) == kind
+    for task in ("denoise", "super_resolution"):
+        expected = DEVICE_RECIPES[kind][task]
+        assert device_recipe(task, device) == expected
+        config = load_config({"task": task, "dataset": TILES, "device": device})
+        assert (config.epochs, config.max_steps_per_epoch) == (expected["epochs"], expected["max_steps_per_epoch"])
+        assert config.as_dict()["max_steps_per_epoch"] == expected["max_steps_per_epoch"]  # stored with the run
+        assert recipe(task, TILES).epochs == DEVICE_RECIPES[device_kind("auto")][task]["epochs"]
+    chosen = load_config({"task": "denoise", "dataset": TILES, "device": device, "epochs": 3, "max_steps_per_epoch": 7})
+    assert (chosen.epochs, chosen.max_steps_per_epoch) == (3, 7)  # more epochs stay one field away
+
+
+def test_cpu_recipe_is_shorter_or_equal_and_the_step_cap_is_checked():
+    from core.tasks.restore import DEVICE_RECIPES
+
+    for task in ("denoise", "super_resolution"):
+        cpu, cuda = DEVICE_RECIPES["cpu"][task], DEVICE_RECIPES["cuda"][task]
+        assert cpu["epochs"] * cpu["max_steps_per_epoch"] <= cuda["epochs"] * cuda["max_steps_per_epoch"]
+    for bad in (0, -3):
+        with pytest.raises(UserError, match="'max_steps_per_epoch'"):
+            load_config({"task": "denoise", "dataset": TILES, "max_steps_per_epoch": bad})
+    with pytest.raises(UserError, match="'epochs'"):
+        load_config({"task": "denoise", "dataset": TILES, "epochs": 0})
+
+
+@pytest.mark.parametrize("train_images, batch, cap, steps", [
+    (82, 16, 100, 82),      # the built-in tiles: 16 patches per image, under the cap
+    (2284, 16, 100, 100),   # phantom-64: 2,284 steps uncapped, 100 with the CPU cap
+    (2284, 16, 1000, 1000),
+    (3, 16, 100, 3),
+    (1, 64, 100, 1),        # at least one step
+])
+def test_an_epoch_is_patches_per_image_up_to_the_step_cap(train_images, batch, cap, steps):
+    from core.tasks.restore import PATCHES_PER_IMAGE, epoch_steps
+
+    assert PATCHES_PER_IMAGE == 16
+    assert epoch_steps(train_images, batch, cap) == steps
+
+
+def test_a_big_dataset_trains_a_capped_epoch():
+    config = load_config({"task": "denoise", "dataset": "phantom-64", "max_steps_per_epoch": 5, "batch_size": 4,
+                          "patch_size": 32})
+    task = build_task(config, "default")
+    task.setup(CPU)
+    assert len(task.splits["train"]) == 2284 and task.steps_per_epoch == 5
+    batches = list(task.train_batches(0))
+    assert len(batches) == 5 and all(clean.shape == (4, 1, 32, 32) for clean, _ in batches)
