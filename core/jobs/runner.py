@@ -112,7 +112,8 @@ class JobRunner:
             if device is None:
                 continue
             if self.store.transition(record.id, ("queued",), status="running", device_used=device, pid=None,
-                                     host=None, heartbeat=time.time(), message=None):
+                                     host=None, heartbeat=time.time(), message=None, phase="starting the worker",
+                                     phase_since=time.time(), eta_s=None, eta_low_s=None, eta_high_s=None):
                 self.processes[record.id] = self._spawn(record, device)
                 self.store.update(record.id, **worker_identity(self.processes[record.id].pid))
 

@@ -61,13 +61,22 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT,                             -- the worker's host (socket.gethostname())
     pid_ns INTEGER,                        -- the worker's pid namespace (inode of /proc/self/ns/pid)
     pid_start INTEGER,                     -- the worker's start time (clock ticks since boot): a reused pid is not it
-    heartbeat REAL                         -- when the worker last said it was alive
+    heartbeat REAL,                        -- when the worker last said it was alive
+    phase TEXT,                            -- what the worker is doing: 'preparing data', 'training', ...
+    phase_since REAL,                      -- when that phase began
+    eta_low_s REAL,                        -- the range around eta_s (equal to it when the estimate is sure)
+    eta_high_s REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_workspace ON runs (workspace, created);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 """
 # columns added since the first release: a run store from before gets them on open
-ADDED_COLUMNS = {"host": "TEXT", "pid_ns": "INTEGER", "pid_start": "INTEGER", "heartbeat": "REAL"}
+ADDED_COLUMNS = {"host": "TEXT", "pid_ns": "INTEGER", "pid_start": "INTEGER", "heartbeat": "REAL",
+                 "phase": "TEXT", "phase_since": "REAL", "eta_low_s": "REAL", "eta_high_s": "REAL"}
+# what a worker does, in order (the phase column): written by core.jobs.execute and core.train.callbacks
+PHASES = ("starting the worker", "preparing data", "loading the data and building the model",
+          "resuming from the checkpoint", "training", "evaluating the validation split", "evaluating the test split",
+          "writing the report")
 
 
 @dataclass
@@ -101,6 +110,10 @@ class RunRecord:
     pid_ns: int | None = None
     pid_start: int | None = None
     heartbeat: float | None = None
+    phase: str | None = None
+    phase_since: float | None = None
+    eta_low_s: float | None = None
+    eta_high_s: float | None = None
 
     @property
     def summary_dict(self) -> dict[str, Any]:
@@ -206,8 +219,12 @@ class RunStore:
         return RunRecord(**dict(row)) if row is not None else record
 
     def update(self, run_id: str, **values: Any) -> None:
+        """Set columns of run `run_id`. A new `phase` also sets `phase_since` (when it began): workers write a
+        phase only when it changes."""
         if not values:
             return
+        if values.get("phase") is not None and "phase_since" not in values:
+            values["phase_since"] = time.time()
         columns = ", ".join(f"{name} = ?" for name in values)
         with self._connect() as db:
             db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*values.values(), run_id))

@@ -11,6 +11,7 @@ import torch
 from core.errors import UserError
 from core.train.checkpoint import save_checkpoint, save_weights
 from core.train.contract import Task
+from core.train.eta import EtaEstimator
 from core.train.loop import Callback, LoopState, improves
 from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, LAST_WEIGHTS
 
@@ -24,7 +25,9 @@ class MetricsSink(Protocol):
 
 class MetricsRecorder(Callback):
     """Step metrics are kept on the device and written about once per `interval` seconds, so the loop does not
-    wait on the GPU every step; epoch metrics are written at once. Also reports speed and time left."""
+    wait on the GPU every step; epoch metrics are written at once. Also reports the phase ("training", then
+    "evaluating the validation split" after each epoch's last step), the speed and the time left (core.train.eta:
+    a moving average of step times plus the measured validation time, with a range)."""
 
     def __init__(self, sink: MetricsSink, interval: float = 1.0) -> None:
         self.sink, self.interval = sink, interval
@@ -32,28 +35,41 @@ class MetricsRecorder(Callback):
         self.last_flush = 0.0
         self.window_start = 0.0
         self.window_images = 0
+        self.window_steps = 0
+        self.eta = EtaEstimator()
+        self.validation_start: float | None = None
 
     def on_fit_start(self, task: Task, state: LoopState) -> None:
         self.last_flush = self.window_start = time.perf_counter()
         self.sink.progress(epoch=state.epoch, step=state.step, epochs=task.config.epochs,
-                           steps_per_epoch=task.steps_per_epoch)
+                           steps_per_epoch=task.steps_per_epoch, phase="training")
 
     def on_step_end(self, task: Task, state: LoopState, metrics: dict[str, Any]) -> None:
         self.pending.append((state.epoch, state.step, state.global_step, metrics["loss"], float(metrics["lr"])))
         self.window_images += task.images_per_step
-        if time.perf_counter() - self.last_flush >= self.interval:
+        self.window_steps += 1
+        if state.step >= task.steps_per_epoch:  # the epoch's last step: the validation pass comes next
+            self._flush(task, state, phase="evaluating the validation split")
+            self.validation_start = self.window_start
+        elif time.perf_counter() - self.last_flush >= self.interval:
             self._flush(task, state)
 
     def on_epoch_end(self, task: Task, state: LoopState, metrics: dict[str, float], improved: bool) -> None:
-        self._flush(task, state)
+        now = time.perf_counter()
+        if self.validation_start is not None:
+            self.eta.add_evaluation(now - self.validation_start)
+            self.validation_start = None
+        self._flush(task, state, now=now)
         self.sink.write_events([{"kind": "epoch", **metrics, "best": improved, "time": time.time()}])
-        self.sink.progress(epoch=state.epoch, step=0, best_value=state.best_value, best_epoch=state.best_epoch)
+        more = state.epoch < task.config.epochs and state.stop_reason is None
+        self.sink.progress(epoch=state.epoch, step=0, best_value=state.best_value, best_epoch=state.best_epoch,
+                           **({"phase": "training"} if more else {}), **self._time_left(task, state))
 
     def on_fit_end(self, task: Task, state: LoopState) -> None:
         self._flush(task, state)
 
-    def _flush(self, task: Task, state: LoopState) -> None:
-        now = time.perf_counter()
+    def _flush(self, task: Task, state: LoopState, phase: str | None = None, now: float | None = None) -> None:
+        now = time.perf_counter() if now is None else now
         if self.pending:
             losses = torch.stack([torch.as_tensor(p[3]) for p in self.pending]).float().cpu().tolist()
             self.sink.write_events([
@@ -62,13 +78,27 @@ class MetricsRecorder(Callback):
             ])
             self.pending = []
         elapsed = now - self.window_start
-        if elapsed > 0 and self.window_images:
-            speed = self.window_images / elapsed
-            steps_left = (task.config.epochs - state.epoch) * task.steps_per_epoch - state.step
-            self.sink.progress(epoch=state.epoch, step=state.step, images_per_s=speed,
-                               eta_s=steps_left * task.images_per_step / speed)
+        fields: dict[str, Any] = {"phase": phase} if phase else {}
+        if elapsed > 0 and self.window_steps:
+            self.eta.add_steps(self.window_steps, elapsed)
+            fields.update(images_per_s=self.window_images / elapsed, **self._time_left(task, state))
+        if fields:
+            self.sink.progress(epoch=state.epoch, step=state.step, **fields)
         self.last_flush = self.window_start = now
-        self.window_images = 0
+        self.window_images = self.window_steps = 0
+
+    def _time_left(self, task: Task, state: LoopState) -> dict[str, float]:
+        """eta_s, eta_low_s and eta_high_s: the remaining steps and validation passes, then the work after training.
+        That last part is not seen by the loop, so it is reckoned from what is: the test split's evaluation and the
+        report's passes over the validation and test splits (three validation passes, the splits being of similar
+        size) and over the training images (a forward pass, about a third of a training step per batch)."""
+        epochs_left = task.config.epochs - state.epoch  # each is validated, the current one included
+        step_s = self.eta.step_s or 0.0
+        final_s = 3 * (self.eta.eval_s or 0.0) + task.steps_per_epoch * step_s / 3
+        estimate = self.eta.estimate((epochs_left * task.steps_per_epoch) - state.step, epochs_left, final_s=final_s)
+        if estimate is None:
+            return {}
+        return {"eta_s": estimate.seconds, "eta_low_s": estimate.low, "eta_high_s": estimate.high}
 
 
 class Checkpointer(Callback):

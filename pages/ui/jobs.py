@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.jobs.runner import JobRunner
-from core.jobs.store import RunStore
+from core.jobs.store import RunRecord, RunStore
 from core.settings import medlab_home
 
 
@@ -20,3 +20,21 @@ def job_runner() -> JobRunner:
 
 def run_store() -> RunStore:
     return job_runner().store
+
+
+BEFORE_TRAINING = ("starting the worker", "preparing data", "loading the data and building the model", "resuming from the checkpoint")
+
+
+def activity(record: RunRecord) -> str:
+    """What an active run is doing, in a few words ("preparing data", "epoch 4/6", "evaluating the test split"),
+    for the sidebar, the runs table and the live panel; never an epoch past the last."""
+    if record.status == "queued":
+        return "queued"
+    if record.status == "stopping":
+        return "stopping"
+    phase = record.phase or "starting"
+    if phase == "training":
+        return f"epoch {min(record.epoch + 1, record.epochs)}/{record.epochs}"
+    if phase == "evaluating the validation split":
+        return f"epoch {min(record.epoch + 1, record.epochs)}/{record.epochs}, evaluating the validation split"
+    return phase

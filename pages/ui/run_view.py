@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
 from core.jobs.control import delete_run, prepare_resume, request_stop
+from core.jobs.queue_estimate import device_group, expected_duration, seconds_until_start
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord
+from core.train.eta import Estimate, format_duration, format_left
 from pages.ui.charts import loss_figure, lr_figure, metrics_figure, overlay_figure
-from pages.ui.jobs import job_runner, run_store
+from pages.ui.jobs import BEFORE_TRAINING, activity, job_runner, run_store
 
 POLL_S = 1.0
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
@@ -60,69 +61,106 @@ def _live(run_id: str, page_status: str) -> None:
 
 
 def _progress(record: RunRecord) -> None:
+    """The progress line: the phase by name, the epoch and step while training, speed, time left and best."""
     if record.status == "queued":
-        position = job_runner().queue_position(record.id)
-        st.info(f"Waiting in the queue{f' (position {position})' if position else ''}: jobs run "
-                f"{job_runner().slots} at a time per device.")
+        st.info(queue_line(record))
         return
-    total_steps = max(1, record.epochs * (record.steps_per_epoch or 1))
-    done = record.epoch * (record.steps_per_epoch or 1) + record.step
-    parts = [f"epoch {min(record.epoch + (record.status in ACTIVE), record.epochs)}/{record.epochs}"]
-    if record.status in ACTIVE:
-        parts.append(f"step {record.step}/{record.steps_per_epoch or '?'}")
-    if record.images_per_s:
+    steps_per_epoch = record.steps_per_epoch or 1
+    total_steps = max(1, record.epochs * steps_per_epoch)
+    done = min(record.epoch * steps_per_epoch + record.step, total_steps)
+    active = record.status in ACTIVE
+    phase = record.phase if active else None
+    parts = [activity(record)] if active else [f"epoch {record.epoch}/{record.epochs}"]
+    if active and phase == "training" and record.steps_per_epoch:
+        parts.append(f"step {record.step}/{record.steps_per_epoch}")
+    if record.images_per_s and phase in ("training", "evaluating the validation split"):
         parts.append(f"{record.images_per_s:,.0f} images/s")
-    if record.status in ACTIVE and record.eta_s is not None:
-        parts.append(f"about {_duration(record.eta_s)} left")
+    if active and (left := time_left(record)):
+        parts.append(left)
     if record.duration_s is not None:
-        parts.append(f"{_duration(record.duration_s)} so far" if record.status in ACTIVE
-                     else f"took {_duration(record.duration_s)}")
+        parts.append(f"{format_duration(record.duration_s)} so far" if active
+                     else f"took {format_duration(record.duration_s)}")
     if record.best_value is not None:
-        parts.append(f"best {record.monitor} {record.best_value:.4f} (epoch {record.best_epoch})")
-    st.progress(min(done / total_steps, 1.0), text=" · ".join(parts))
+        parts.append(f"best {(record.monitor or '').replace('_', ' ')} {record.best_value:.4f} (epoch {record.best_epoch})")
+    st.progress(1.0 if record.status == "completed" else done / total_steps, text=" · ".join(parts))
+
+
+def time_left(record: RunRecord) -> str | None:
+    """"about 3–4 min left" while training; during the test split's evaluation what its estimate has left; nothing
+    before the first steps are measured or while the report is written (no figure is better than a wrong one)."""
+    if record.eta_s is None or record.phase in BEFORE_TRAINING or record.phase == "writing the report":
+        return None
+    estimate = Estimate(record.eta_s, record.eta_low_s if record.eta_low_s is not None else record.eta_s,
+                        record.eta_high_s if record.eta_high_s is not None else record.eta_s)
+    if record.phase == "evaluating the test split":  # no progress reports inside it: count down its estimate
+        spent = time.time() - (record.phase_since or time.time())
+        if record.eta_s - spent <= 1:
+            return None
+        estimate = Estimate(record.eta_s - spent, max(0.0, estimate.low - spent), estimate.high - spent)
+    return format_left(estimate)
+
+
+def queue_line(record: RunRecord) -> str:
+    """Where a queued run stands: its place among the runs waiting for the same device, and when it should start
+    (from the time left of the runs ahead: core.jobs.queue_estimate)."""
+    runner = job_runner()
+    group = device_group(record.device, runner.gpus)
+    active = [r for r in run_store().list(statuses=ACTIVE)
+              if device_group(r.device if r.status == "queued" else (r.device_used or r.device), runner.gpus) == group]
+    waiting = sorted((r for r in active if r.status == "queued"), key=lambda r: r.created)
+    ahead = [r for r in waiting if r.created < record.created]
+    running = [r for r in active if r.status != "queued"]
+    slots = runner.slots * (max(1, runner.gpus) if group == "gpu" else 1)
+    where = "the CPU" if group == "cpu" else ("the GPU" if runner.gpus <= 1 else f"{runner.gpus} GPUs")
+    line = (f"Waiting in the queue: position {len(ahead) + 1} of {len(waiting)} for {where}, which runs "
+            f"{slots} job{'s' if slots != 1 else ''} at a time; {len(running)} running now.")
+    seconds = seconds_until_start([_remaining(r) for r in running], [_expected(r) for r in ahead], slots)
+    if seconds is None:
+        return line + " The start time is not known yet: a run ahead has not measured its speed."
+    if seconds < 5:
+        return line + " It should start in a moment."
+    return line + f" Expected to start in about {format_duration(seconds)} (around " \
+                  f"{time.strftime('%H:%M', time.localtime(time.time() + seconds))} server time)."
+
+
+def _remaining(record: RunRecord) -> float | None:
+    """A running run's time left: its own estimate, or before it has one its recipe's usual duration."""
+    if record.eta_s is not None and record.phase not in BEFORE_TRAINING:
+        return record.eta_s
+    expected = _expected(record)
+    return None if expected is None else max(0.0, expected - (record.duration_s or 0.0))
+
+
+def _expected(record: RunRecord) -> float | None:
+    """How long a run of this recipe (task, model, dataset, device) took before, per epoch, times its epochs."""
+    finished = [(r.duration_s or 0.0, r.epoch) for r in run_store().list(record.workspace, statuses=("completed",))
+                if (r.task, r.model, r.dataset) == (record.task, record.model, record.dataset)]
+    return expected_duration(record.epochs - record.epoch, finished)
 
 
 def _controls(record: RunRecord) -> None:
-    columns = st.columns(4)
     try:
-        if record.status in ("running", "queued") and columns[0].button("Stop", key=f"stop-{record.id}"):
-            request_stop(run_store(), record.id)
-            st.rerun()
-        if record.status in RESUMABLE and columns[0].button("Resume", key=f"resume-{record.id}", type="primary"):
-            prepare_resume(run_store(), record.id)
-            st.rerun()
-        if record.status == "completed":
-            more = columns[1].number_input("Train to epoch", record.epoch + 1, 10_000, record.epoch + 5,
-                                           key=f"more-{record.id}")
-            if columns[0].button("Continue training", key=f"continue-{record.id}"):
+        if record.status == "completed":  # the field first, then the button that acts on it
+            more_col, continue_col, _, delete_col = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+            more = more_col.number_input("Train to epoch", record.epoch + 1, 10_000, record.epoch + 5,
+                                         key=f"more-{record.id}")
+            if continue_col.button("Continue training", key=f"continue-{record.id}"):
                 prepare_resume(run_store(), record.id, epochs=int(more))
                 st.rerun()
-        if record.status not in ACTIVE and columns[3].button("Delete run", key=f"delete-{record.id}"):
+        else:
+            first, _, _, delete_col = st.columns(4, vertical_alignment="bottom")
+            if record.status in ("running", "queued") and first.button("Stop", key=f"stop-{record.id}"):
+                request_stop(run_store(), record.id)
+                st.rerun()
+            if record.status in RESUMABLE and first.button("Resume", key=f"resume-{record.id}", type="primary"):
+                prepare_resume(run_store(), record.id)
+                st.rerun()
+        if record.status not in ACTIVE and delete_col.button("Delete run", key=f"delete-{record.id}"):
             delete_run(run_store(), record.id)
             st.session_state.pop("run_id", None)
             st.rerun()
     except UserError as error:
         st.error(error.message)
-
-
-def render_runs_table(workspace: str) -> list[str]:
-    """The workspace's runs; returns the ids the user selected (for the live panel and the comparison)."""
-    records = run_store().list(workspace)
-    if not records:
-        st.caption("No runs in this workspace yet.")
-        return []
-    table = pd.DataFrame([{
-        "run": r.name or r.id, "status": r.status, "dataset": r.dataset,
-        "model": r.model, "epochs": f"{r.epoch}/{r.epochs}",
-        "best": f"{r.monitor} {r.best_value:.3f}" if r.best_value is not None else "",
-        "test accuracy": r.summary_dict.get("test_accuracy"),
-        "duration": _duration(r.duration_s) if r.duration_s is not None else "",
-        "device": r.device_used or r.device, "started": time.strftime("%d %b %H:%M", time.localtime(r.created)),
-    } for r in records])
-    selection = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
-                             selection_mode="multi-row", key=f"runs-table-{workspace}",
-                             column_config={"test accuracy": st.column_config.NumberColumn(format="%.3f")})
-    return [records[i].id for i in selection.selection.rows]
 
 
 def render_comparison(run_ids: list[str]) -> None:
@@ -136,12 +174,3 @@ def render_comparison(run_ids: list[str]) -> None:
     default = metrics.index("val_loss") if "val_loss" in metrics else 0
     metric = st.selectbox("Compare runs by", metrics, index=default, key="compare-metric")
     st.plotly_chart(overlay_figure(curves, metric), width="stretch", key="compare-chart")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -11,7 +11,7 @@ from core.settings import DEFAULT_WORKSPACE, workspace_name_note
 from core.jobs.store import ACTIVE
 from core.jobs.workspace import workspace_status
 from pages.ui.builtins import builtin_preparation, show_preparation
-from pages.ui.jobs import run_store
+from pages.ui.jobs import activity, run_store
 from pages.ui.session import WORKSPACE_KEY, current_workspace, typed_workspace
 
 
@@ -55,7 +55,10 @@ def render_sidebar() -> None:
 
 
 def _preparation() -> None:
-    show_preparation(builtin_preparation())
+    state = builtin_preparation()
+    if state.finished:  # redraw once: the sidebar then has no poll left, and the page sees the datasets
+        st.rerun(scope="app")
+    show_preparation(state)
 
 
 def _jobs() -> None:
@@ -70,8 +73,9 @@ def _jobs() -> None:
     lines = []
     for record in sorted(active, key=lambda r: r.created):
         where = record.device_used or record.device
-        progress = f"epoch {record.epoch + 1}/{record.epochs}" if record.status != "queued" else "queued"
-        lines.append(f"- {record.status}: {record.model} · {record.workspace} · {progress} · {where}")
+        doing = activity(record)  # "preparing data", "epoch 4/6", "evaluating the test split", ...
+        parts = [record.model, record.workspace, *([doing] if doing != record.status else []), where]
+        lines.append(f"- {record.status}: " + " · ".join(parts))
     st.caption("Job queue:\n" + "\n".join(lines) if lines else "Job queue: idle")
     if interrupted:
         st.caption("Interrupted (resume on the Train page):\n" + "\n".join(

@@ -5,6 +5,7 @@ Fields that do not apply are disabled rather than hidden: a hidden Streamlit wid
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
@@ -13,11 +14,15 @@ from core.data.store import DatasetInfo
 from core.device import available_devices
 from core.errors import UserError
 from core.jobs.control import create_run
+from core.jobs.estimate import DurationEstimate, estimate_duration
 from core.tasks import recipe
 from core.train.config import AMP_MODES, OPTIMIZERS, SCHEDULERS
+from core.train.eta import format_duration
 from pages.ui.jobs import run_store
 
 BATCH_SIZES = (4, 8, 16, 32, 64, 128, 256)
+ESTIMATES_KEY = "train-duration-estimates"
+LONG_RUN_S = 3600  # an estimate above this is shown as a warning
 SCHEDULE_TEXT = {"none": "constant", "step": "step decay", "cosine": "cosine with warm-up", "onecycle": "one-cycle",
                  "plateau": "reduce on plateau"}
 
@@ -68,14 +73,52 @@ def run_fields(prefix: str, metrics: tuple[str, ...]) -> None:
 
 
 def start(prefix: str, workspace: str, task: str, info: DatasetInfo) -> str | None:
-    """The Start button: the config from the widgets (only keys the task knows) queued as a run."""
-    if not st.button("Start training", type="primary", key=prefix + "start"):
+    """The Start button, with the measured duration of the recipe beside it: the config from the widgets (only
+    keys the task knows) queued as a run."""
+    config = _config(prefix, task, info)
+    start_col, estimate_col, text_col = st.columns([1, 1, 3], vertical_alignment="center")
+    with text_col:
+        _duration(prefix, workspace, config, estimate_col)
+    if not start_col.button("Start training", type="primary", key=prefix + "start"):
         return None
-    keys = recipe(task, info.id).as_dict().keys()
-    config = {name: st.session_state[prefix + name] for name in keys if prefix + name in st.session_state}
-    config.update(dataset=info.id, task=task)
     try:
         return create_run(run_store(), workspace, config).id
     except UserError as error:
         st.error(error.message)
         return None
+
+
+def _config(prefix: str, task: str, info: DatasetInfo) -> dict[str, Any]:
+    keys = recipe(task, info.id).as_dict().keys()
+    config = {name: st.session_state[prefix + name] for name in keys if prefix + name in st.session_state}
+    config.update(dataset=info.id, task=task)
+    return config
+
+
+def _duration(prefix: str, workspace: str, config: dict[str, Any], button_col: Any) -> None:
+    """"Estimate duration" measures a few steps of this exact config on its device (core.jobs.estimate): about
+    5 s, so only on request; the answer is kept per config for the session, and shown again whenever the form
+    returns to that config."""
+    cache: dict[str, DurationEstimate | str] = st.session_state.setdefault(ESTIMATES_KEY, {})
+    signature = json.dumps({**config, "workspace": workspace, "name": ""}, sort_keys=True, default=str)
+    if button_col.button("Estimate duration", key=prefix + "estimate",
+                         help="Builds the model, times a few training steps and one validation pass on the chosen "
+                              "device, and multiplies out: epochs x steps per epoch, plus validation and the test "
+                              "split."):
+        with st.spinner(f"Timing a few training steps on {config.get('device', 'auto')}…"):
+            try:
+                cache[signature] = estimate_duration(config, workspace)
+            except UserError as error:
+                cache[signature] = error.message
+    found = cache.get(signature)
+    if found is None:
+        st.caption("Press **Estimate duration** to time this recipe on its device before starting.")
+    elif isinstance(found, str):
+        st.error(found)
+    else:
+        text = (f"Expected duration **about {format_duration(found.seconds)}** on {found.device}: {found.epochs} "
+                f"epochs of {found.steps_per_epoch} steps at {found.step_s:.2f} s a step, plus "
+                f"{format_duration(found.validation_s)} of validation each (measured just now).")
+        (st.warning if found.seconds > LONG_RUN_S else st.caption)(
+            text + (" That is long: fewer epochs, a smaller image or patch size, or a GPU make it shorter."
+                    if found.seconds > LONG_RUN_S else ""))

@@ -56,3 +56,28 @@ def test_keep_events_drops_rejected_events_and_a_half_written_line():
     store.keep_events(record, lambda e: e["global_step"] <= 2)
     store.append_events(record, [{"kind": "step", "global_step": 3}])
     assert [e["global_step"] for e in store.events(record)] == [1, 2, 3]
+
+
+def test_a_run_store_from_before_the_phase_columns_opens_and_gains_them():
+    """An index written by an older MedLab (no host, heartbeat, phase or time-left range columns) stays readable:
+    opening it adds the columns, and its runs read with those fields empty."""
+    from core.settings import medlab_home
+
+    home = medlab_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(home / "runs.sqlite") as db:
+        db.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',"
+                   " task TEXT NOT NULL, dataset TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,"
+                   " device TEXT NOT NULL DEFAULT 'auto', device_used TEXT, created REAL NOT NULL, started REAL,"
+                   " finished REAL, epoch INTEGER NOT NULL DEFAULT 0, epochs INTEGER NOT NULL,"
+                   " step INTEGER NOT NULL DEFAULT 0, steps_per_epoch INTEGER, images_per_s REAL, eta_s REAL,"
+                   " monitor TEXT, best_value REAL, best_epoch INTEGER, summary TEXT, message TEXT, pid INTEGER,"
+                   " stop_requested REAL NOT NULL DEFAULT 0)")
+        db.execute("INSERT INTO runs (id, workspace, task, dataset, model, status, created, epochs)"
+                   " VALUES ('run-old', 'w', 'classification', 'phantom-64', 'small_cnn', 'completed', 1.0, 3)")
+    store = RunStore()
+    old = store.get("run-old")
+    assert (old.phase, old.phase_since, old.eta_low_s, old.eta_high_s, old.heartbeat) == (None, None, None, None, None)
+    store.update("run-old", phase="writing the report")
+    updated = store.get("run-old")
+    assert updated.phase == "writing the report" and updated.phase_since is not None  # a new phase notes its start

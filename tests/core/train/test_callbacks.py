@@ -188,18 +188,39 @@ def _step_events(*rows: tuple[int, int, int, float]) -> list[dict[str, Any]]:
 def test_recorder_holds_steps_until_the_interval_then_writes_them_in_order(monkeypatch) -> None:
     # fit start at 0.0; steps at 0.2, 0.4 (held), 1.0 (flush of all three), 1.5 (held)
     monkeypatch.setattr(time, "perf_counter", Clock([0.0, 0.2, 0.4, 1.0, 1.0, 1.5]))
-    sink, task = ListSink(), FakeTask(losses(1.0), steps=4)
+    sink, task = ListSink(), FakeTask(losses(1.0), steps=5)
     recorder, state = MetricsRecorder(sink, interval=1.0), LoopState()
     recorder.on_fit_start(task, state)
-    assert sink.calls == [("progress", {"epoch": 0, "step": 0, "epochs": 1, "steps_per_epoch": 4})]
+    assert sink.calls == [("progress", {"epoch": 0, "step": 0, "epochs": 1, "steps_per_epoch": 5,
+                                        "phase": "training"})]
     for step in range(4):
         state.step, state.global_step = step + 1, step + 1
         recorder.on_step_end(task, state, {"loss": torch.tensor(float(step)), "lr": 0.1})
         if step < 2:
             assert len(sink.calls) == 1                     # nothing written within the interval
     assert sink.calls[1] == ("events", _step_events((1, 1, 1, 0.0), (1, 2, 2, 1.0), (1, 3, 3, 2.0)))
-    assert sink.calls[2] == ("progress", {"epoch": 0, "step": 3, "images_per_s": 12.0, "eta_s": 4 / 12})
-    assert len(sink.calls) == 3 and len(recorder.pending) == 1  # 12 images in 1 s; the 4th step waits
+    # 12 images in 1 s; 2 steps of 1/3 s left, then the report's pass over the training images (5 steps' worth at a
+    # third of a step each): 11/9 s; ±50 % after one window, and more above: no validation timed yet
+    assert sink.calls[2] == ("progress", {"epoch": 0, "step": 3, "images_per_s": 12.0, "eta_s": pytest.approx(11 / 9),
+                                          "eta_low_s": pytest.approx(11 / 18), "eta_high_s": pytest.approx(22 / 9)})
+    assert len(sink.calls) == 3 and len(recorder.pending) == 1  # the 4th step waits
+
+
+def test_recorder_names_the_validation_pass_and_times_it_apart_from_the_steps(monkeypatch) -> None:
+    # two epochs of 2 steps, 1 s each; the validation pass after each takes 5 s
+    # the clock as read by: fit start, the loop's epoch start, step 1, step 2 (the last: a flush), the loop's epoch
+    # time, the epoch's end; then the same for the second epoch
+    times = [0.0, 0.0, 1.0, 2.0, 7.0, 7.0, 7.0, 8.0, 9.0, 14.0, 14.0]
+    monkeypatch.setattr(time, "perf_counter", Clock(times))
+    sink = ListSink()
+    recorder = MetricsRecorder(sink, interval=60.0)
+    fit(FakeTask(losses(1.0, 0.5), steps=2), LoopState(), [recorder])
+    phases = [fields["phase"] for kind, fields in sink.calls if kind == "progress" and "phase" in fields]
+    assert phases == ["training", "evaluating the validation split", "training", "evaluating the validation split"]
+    assert recorder.eta.step_s == pytest.approx(1.0) and recorder.eta.eval_s == pytest.approx(5.0)
+    first_epoch_end = [f for kind, f in sink.calls if kind == "progress" and f.get("best_epoch") == 1][0]
+    # 2 steps and a validation left, then the test split and the report (3 validations' worth and 2 steps / 3)
+    assert first_epoch_end["eta_s"] == pytest.approx(2 * 1.0 + 5.0 + 3 * 5.0 + 2 / 3)
 
 
 def test_recorder_writes_held_steps_before_the_epoch_event(monkeypatch) -> None:
