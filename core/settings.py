@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -105,7 +106,15 @@ def workspace_secret(workspace: str) -> bytes:
     by anyone without the key."""
     path = workspace_dir(workspace) / "secret"
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(secrets.token_bytes(32))
-        os.replace(tmp, path)
+        # Two imports starting at once must end with one key, never two: each writes its own temporary file and
+        # links it into place, which fails if the other got there first (then its key is the workspace's).
+        descriptor, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(secrets.token_bytes(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_bytes()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.settings import DEFAULT_WORKSPACE, normalise_workspace_name
+from core.text import counted
 
 WORKSPACE_KEY = "workspace"  # also the URL query parameter, so a refresh or a shared link keeps the workspace
 
@@ -57,7 +58,7 @@ def dataset_picker(infos: dict, default: str, label: str = "Dataset", purpose: s
         label, list(infos), key="dataset-picker",
         on_change=lambda: select_dataset(st.session_state["dataset-picker"]),  # before the rerun reads it
         format_func=lambda i: f"{infos[i].name} ({'built-in' if infos[i].builtin else infos[i].source}) · "
-                              f"{infos[i].num_images:,} images",
+                              + counted(infos[i].num_images, "image"),
     )
     select_dataset(picked)
     if purpose:

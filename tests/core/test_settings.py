@@ -48,3 +48,14 @@ def test_folders_only_ever_take_usable_names():
     assert workspace_dir("bob-smith").name == "bob-smith"
     with pytest.raises(UserError):
         workspace_dir("Bob Smith")
+
+
+def test_a_workspace_key_is_made_once_even_by_imports_starting_together():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.settings import workspace_dir, workspace_secret
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: workspace_secret("together"), range(32)))
+    assert len(keys) == 1 and len(keys.pop()) == 32
+    assert sorted(p.name for p in workspace_dir("together").iterdir()) == ["secret"]  # no temporary file left
