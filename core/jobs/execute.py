@@ -28,7 +28,7 @@ from core.jobs.store import RunRecord, RunStore
 from core.tasks import build_task, load_config
 from core.tasks.base import Task
 from core.tasks.classify import ClassificationOutputs
-from core.tasks.restore import RestorationOutputs
+from core.tasks.restore import RESTORE_TASKS, RestorationOutputs
 from core.train.config import TrainConfig
 from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, StopCheck
 from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
@@ -40,6 +40,8 @@ REPORTERS: dict[type, Callable[[Any, Path], dict[str, Any]]] = {
     ClassificationOutputs: build_report,
     RestorationOutputs: build_restoration_report,
 }
+
+UNCAPPED_STEPS = 10**9
 
 PROGRESS_COLUMNS = {"epoch", "step", "epochs", "steps_per_epoch", "images_per_s", "eta_s", "eta_low_s", "eta_high_s",
                     "best_value", "best_epoch", "phase"}
@@ -61,6 +63,14 @@ class StoreSink:
 
 class Superseded(Exception):
     """The store no longer names this process as the run's worker."""
+
+
+def run_config(stored: dict[str, Any]) -> TrainConfig:
+    """The config of a stored run. A restoration run stored before epochs were capped (no max_steps_per_epoch)
+    keeps its uncapped epochs, so resuming it mid-epoch ends that epoch where it would have ended."""
+    if stored.get("task") in RESTORE_TASKS and "max_steps_per_epoch" not in stored:
+        stored = {**stored, "max_steps_per_epoch": UNCAPPED_STEPS}
+    return load_config(stored)
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -144,7 +154,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
              parent: int) -> RunRecord:
     run_id = record.id
     try:
-        config = load_config(store.config(record))
+        config = run_config(store.config(record))
         device = resolve_device(record.device_used or config.device)
         store.update(run_id, device_used=str(device))
         task, state = task_and_state(store, record, config, device)

@@ -73,11 +73,11 @@ def _table(workspace: str, drawn: tuple[tuple[str, bool], ...], shown: str | Non
         placeholder="",  # a run without a value has an empty cell, not "None"
         selection_default={"selection": {"rows": [ids.index(i) for i in picked], "columns": [], "cells": []}},
         column_config={
-            "run": st.column_config.TextColumn("run", help="▶ marks the run shown below", width=150),
-            "status": st.column_config.TextColumn("status", width=140),
+            "run": st.column_config.TextColumn("run", help="▶ marks the run shown below", width=185),
+            "status": st.column_config.TextColumn("status", width=120),
             "epochs": st.column_config.TextColumn("epochs", help="completed / planned", width=65),
             "best": st.column_config.TextColumn("best", help="the best epoch's validation score", width=125),
-            "dataset": st.column_config.TextColumn("dataset", width=130),
+            "dataset": st.column_config.TextColumn("dataset", width=115),
             "model · device": st.column_config.TextColumn("model · device", width=120),
             "duration": st.column_config.TextColumn("duration", width=85),
             "started": st.column_config.TextColumn("started", width=105),

@@ -18,3 +18,12 @@ def test_every_task_kind_has_a_reporter(task_class):
 def test_every_task_name_loads_its_own_config(kind):
     config = load_config({"task": kind, "dataset": "phantom-64"})
     assert config.task == kind and isinstance(config, TASK_CLASS_OF[kind].config_class)
+
+
+def test_a_restoration_run_stored_before_the_step_cap_resumes_uncapped():
+    from core.jobs.execute import UNCAPPED_STEPS, run_config
+
+    old = {"task": "denoise", "dataset": "real-tiles-128", "epochs": 3, "device": "cpu"}
+    assert run_config(old).max_steps_per_epoch == UNCAPPED_STEPS
+    assert run_config({**old, "max_steps_per_epoch": 7}).max_steps_per_epoch == 7
+    assert run_config({"dataset": "phantom-64"}).task == "classification"
