@@ -55,10 +55,10 @@ def render_sidebar() -> None:
 
 
 def _preparation() -> None:
-    state = builtin_preparation()
-    if state.finished:  # redraw once: the sidebar then has no poll left, and the page sees the datasets
-        st.rerun(scope="app")
-    show_preparation(state)
+    # Once the datasets are ready this draws nothing until the next full run drops the poll. It must not force
+    # that run itself: st.rerun(scope="app") from this fragment, right after a page's first run, made the Train
+    # form lose the recipe it had just been given (every field at its minimum; tests/e2e/test_builtin_preparation.py).
+    show_preparation(builtin_preparation())
 
 
 def _jobs() -> None:

@@ -35,3 +35,16 @@ def test_a_page_shows_the_progress_then_opens_by_itself(new_machine_server: Serv
     expect(page.get_by_role("heading", name="MedLab", exact=True)).to_be_visible()
     expect(page.get_by_text(re.compile(r"imported \+ \d+ built-in datasets"))).to_be_visible()
     expect(page.get_by_text("Preparing built-in datasets")).to_have_count(0)
+
+
+def test_the_first_train_visit_gets_the_recommended_recipe(new_machine_server: Server, page: Page):
+    """Opened while the built-ins are generated, the form must still hold the recipe once they are ready (a
+    full rerun forced from the sidebar's poll used to leave every field at its minimum: 1 epoch, lr 0.00000)."""
+    page.goto(f"{new_machine_server}/train")
+    expect(page.get_by_role("button", name="Start training")).to_be_visible(timeout=240_000)
+    page.wait_for_timeout(3_000)  # past the sidebar's next poll
+    fields = page.get_by_test_id("stNumberInput")
+    epochs = fields.filter(has_text="Epochs").first.locator("input")
+    rate = fields.filter(has_text="Learning rate").first.locator("input")
+    expect(epochs).to_have_value("6")
+    expect(rate).to_have_value("0.00300")
