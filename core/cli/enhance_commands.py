@@ -19,7 +19,7 @@ OUTPUTS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dcm": "dicom"}
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser("enhance", parents=[common],
-                                 help="denoise, sharpen or upscale one image (classical method or trained run)")
+                                 help="denoise, sharpen or upscale one image (classical method or trained run), or --compare methods")
     parser.add_argument("method", metavar="METHOD", help=f"one of {', '.join(CLASSICAL_METHODS)}, or a run id "
                         "(with --compare: a comma-separated list of them, or 'all')")
     parser.add_argument("input", metavar="IN", help="PNG, JPEG, TIFF or DICOM (with --compare: a dataset id, whose "

@@ -67,7 +67,7 @@ def build_report(outputs: ClassificationOutputs, folder: Path, ci_method: str = 
 
 
 def top_losses(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray, classes: list[str]) -> list[dict]:
-    """The most confidently wrong test images: wrong predictions, highest cross-entropy first."""
+    """The wrong test predictions with the highest cross-entropy loss (on the true class) first."""
     tensor_logits = torch.from_numpy(logits)
     losses = F.cross_entropy(tensor_logits, torch.from_numpy(labels).long(), reduction="none").numpy()
     probabilities = torch.softmax(tensor_logits, dim=1).numpy()

@@ -176,7 +176,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         if state.stop_reason in ("stopped", "interrupted"):
             message = ("stopped on request" if state.stop_reason == "stopped"
                        else "the server stopped while this run was training")
-            store.update(run_id, status=state.stop_reason, finished=time.time(), pid=None,
+            store.update(run_id, status=state.stop_reason, finished=time.time(), pid=None, phase=None,
                          message=f"{message}; resume continues from epoch {state.epoch + 1}, step {state.step + 1}")
             return store.get(run_id)
         task.load_weights(load_weights(folder / BEST_WEIGHTS, device))
@@ -188,7 +188,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         write_report(task, folder)
         write_json(folder / SUMMARY_FILE, summary)
         message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None
-        store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0,
+        store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0, phase=None,
                      summary=json.dumps(summary, default=float), message=message)
     except Superseded:
         pass
@@ -206,4 +206,4 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
 
 
 def _fail(store: RunStore, run_id: str, message: str) -> None:
-    store.update(run_id, status="failed", finished=time.time(), pid=None, message=message)
+    store.update(run_id, status="failed", finished=time.time(), pid=None, phase=None, message=message)

@@ -119,7 +119,9 @@ def format_left(estimate: Estimate) -> str:
         return f"about {_round(low, 5)}–{max(_round(high, 5), _round(low, 5) + 5)} s left"
     if high < 2 * 3600:
         lo, hi = math.floor(low / 60), math.ceil(high / 60)
-        return f"about {max(lo, 0)}–{max(hi, lo + 1)} min left"
+        if lo < 1:  # "0–4 min" reads as "maybe done"
+            return f"less than {max(hi, 1)} min left"
+        return f"about {lo}–{max(hi, lo + 1)} min left"
     lo, hi = max(1, round(low / 3600)), math.ceil(high / 3600)
     return f"about {lo}–{max(hi, lo + 1)} h left"
 

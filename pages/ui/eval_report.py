@@ -188,7 +188,7 @@ def _calibration(calibration: dict[str, Any]) -> None:
 
 
 def _top_losses(cases: list[dict], dataset: Dataset) -> None:
-    st.markdown("**Most confidently wrong test images**")
+    st.markdown("**Wrong test images with the highest loss** (confidence in the wrong class shown)")
     if not cases:
         st.caption("None: every test image is classified correctly.")
         return

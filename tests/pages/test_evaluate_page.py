@@ -32,7 +32,7 @@ def test_report_tab_shows_metrics_confusion_curves_and_calibration(trained):
     titles = " ".join(str(c.proto.spec) for c in at.get("plotly_chart"))
     for title in ("Confusion matrix", "ROC", "Precision-recall", "Reliability diagram"):
         assert title in titles
-    assert "Temperature scaling" in texts(at) and "Most confidently wrong" in texts(at)
+    assert "Temperature scaling" in texts(at) and "Wrong test images with the highest loss" in texts(at)
     at.selectbox(key=f"report-{trained.run_id}-true").set_value("nodule")
     at.selectbox(key=f"report-{trained.run_id}-pred").set_value("nodule").run()
     assert not at.exception and any("test images" in c.value for c in at.caption)

@@ -93,6 +93,7 @@ def test_a_sigkilled_train_is_interrupted_and_resume_ends_where_an_uninterrupted
     assert without_timing(resumed_summary) == without_timing(json.loads(uninterrupted.stdout))
 
     final = store.get(record.id)
+    assert final.phase is None  # a finished run is doing nothing: no stale "writing the report"
     epochs = [e["epoch"] for e in store.events(final) if e["kind"] == "epoch"]
     assert epochs == list(range(1, settings["epochs"] + 1))  # what the killed process logged past its checkpoint is gone
 

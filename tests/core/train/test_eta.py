@@ -100,6 +100,7 @@ TEST_CASES_SAID = [
     (Estimate(60, 30, 80), "about 30–80 s left"),
     (Estimate(5000, 3000, 9000), "about 1–3 h left"),
     (Estimate(5000, 4900, 5100), "about 1 h 23 min left"),
+    (Estimate(130, 40, 230), "less than 4 min left"),  # never "0–4 min": it reads as "maybe done"
 ]
 
 
