@@ -45,9 +45,12 @@ def restore_image(model: nn.Module, image: np.ndarray, scale: int = 1) -> np.nda
     grey_in = image.ndim == 2
     work = np.repeat(image[..., None], channels, axis=2) if grey_in else image
 
+    # a run's report restores on the device it trained on (a parameterless stand-in: the CPU)
+    device = next(model.parameters(), torch.empty(0)).device
+
     def run(tile: np.ndarray) -> np.ndarray:
-        tensor = torch.from_numpy(np.ascontiguousarray(tile, dtype=np.float32)).permute(2, 0, 1)[None]
-        return restore(model, tensor)[0].permute(1, 2, 0).numpy()
+        tensor = torch.from_numpy(np.ascontiguousarray(tile, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+        return restore(model, tensor)[0].permute(1, 2, 0).float().cpu().numpy()
 
     out = process_tiled(work, run, tile=TILE, overlap=OVERLAP, scale=scale) if needs_tiling(work.shape, TILE) else run(work)
     return out.mean(axis=2) if grey_in else out
