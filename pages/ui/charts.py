@@ -65,6 +65,12 @@ def metrics_figure(events: list[dict[str, Any]]) -> go.Figure:
         figure.add_scatter(x=[e["epoch"] for e in epochs if name in e], y=[e[name] for e in epochs if name in e],
                            name=name.removeprefix("val_").replace("_", " "), mode="lines+markers")
     figure.update_layout(title="Validation metrics", xaxis_title="epoch", **LAYOUT)
+    if not names:  # before the first validation: a sentence, not an empty frame with made-up axes
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
+        figure.add_annotation(text="shown after the first epoch's validation", showarrow=False,
+                              xref="paper", yref="paper", x=0.5, y=0.5)
+        return figure
     return keep_span(figure, absolute=METRIC_SPAN, relative=0.1)
 
 

@@ -12,6 +12,8 @@ from core.errors import UserError
 from core.jobs.store import RunStore
 from core.jobs.workspace import restoration_runs
 
+DEGRADATION_TEXT = {"gaussian": "Gaussian noise", "poisson": "Poisson noise", "blur": "Blur (and noise)"}
+
 
 def render_comparison(store: RunStore, workspace: str, datasets: dict, open_dataset) -> None:
     st.write("Degrade validation images with a known seed, restore them with each method, and score PSNR and "
@@ -20,7 +22,7 @@ def render_comparison(store: RunStore, workspace: str, datasets: dict, open_data
     dataset_id = columns[0].selectbox("Validation images from", list(datasets), format_func=lambda i: datasets[i].name,
                                       index=list(datasets).index(TILES_ID) if TILES_ID in datasets else 0,
                                       key="compare-dataset")
-    kind = columns[1].selectbox("Degradation", DEGRADATIONS, key="compare-kind")
+    kind = columns[1].selectbox("Degradation", DEGRADATIONS, key="compare-kind", format_func=DEGRADATION_TEXT.get)
     sigma = columns[2].slider("Noise σ", 0.0, 0.3, 0.1, 0.01, key="compare-sigma")
     scale = columns[3].radio("Downsample", (1, 2, 4), horizontal=True, key="compare-scale",
                              format_func=lambda s: "no" if s == 1 else f"×{s}")
@@ -41,5 +43,7 @@ def render_comparison(store: RunStore, workspace: str, datasets: dict, open_data
         return
     table = pd.DataFrame(result.rows).rename(columns={"psnr": "PSNR (dB)", "ssim": "SSIM",
                                                       "seconds_per_image": "seconds per image"})
-    st.dataframe(table.round(4), hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={  # each column at one precision
+        "PSNR (dB)": st.column_config.NumberColumn(format="%.2f"), "SSIM": st.column_config.NumberColumn(format="%.4f"),
+        "seconds per image": st.column_config.NumberColumn(format="%.3f")})
     st.caption(f"{result.source}, {result.degradation}.")

@@ -73,11 +73,11 @@ def _table(workspace: str, drawn: tuple[tuple[str, bool], ...], shown: str | Non
         placeholder="",  # a run without a value has an empty cell, not "None"
         selection_default={"selection": {"rows": [ids.index(i) for i in picked], "columns": [], "cells": []}},
         column_config={
-            "run": st.column_config.TextColumn("run", help="▶ marks the run shown below", width=185),
-            "status": st.column_config.TextColumn("status", width=120),
+            "run": st.column_config.TextColumn("run", help="▶ marks the run shown below", width=175),
+            "status": st.column_config.TextColumn("status", width=145),
             "epochs": st.column_config.TextColumn("epochs", help="completed / planned", width=65),
             "best": st.column_config.TextColumn("best", help="the best epoch's validation score", width=125),
-            "dataset": st.column_config.TextColumn("dataset", width=115),
+            "dataset": st.column_config.TextColumn("dataset", width=105),
             "model · device": st.column_config.TextColumn("model · device", width=120),
             "duration": st.column_config.TextColumn("duration", width=85),
             "started": st.column_config.TextColumn("started", width=105),
@@ -110,9 +110,11 @@ def _row(record: RunRecord, shown: bool) -> dict[str, object]:
 
 def _short(record: RunRecord) -> str:
     """The activity of a running run in a table cell's few words."""
-    return {"evaluating the validation split": "validating", "evaluating the test split": "test split",
+    return {"starting the worker": "starting", "preparing data": "preparing data",
+            "loading the data and building the model": "building", "resuming from the checkpoint": "resuming",
+            "evaluating the validation split": "validating", "evaluating the test split": "test split",
             "writing the report": "report", "training": f"epoch {min(record.epoch + 1, record.epochs)}"
-            }.get(record.phase or "", "preparing")
+            }.get(record.phase or "", "starting")
 
 
 def _number(value: object) -> float:

@@ -57,3 +57,9 @@ def test_confusion_cells_are_clickable_points_that_map_back_to_their_cell():
     shape = figure.layout.shapes[0]   # the chosen cell (true nodule, predicted normal) is outlined
     assert (shape.x0, shape.x1, shape.y0, shape.y1) == (1.5, 2.5, 0.5, 1.5)
     assert list(figure.data[0].text[1]) == ["3", "4", "5"]
+
+
+def test_validation_chart_before_any_validation_says_so_instead_of_empty_axes():
+    figure = metrics_figure([{"kind": "step", "global_step": 1, "loss": 1.0, "lr": 0.001}])
+    assert not figure.data and figure.layout.annotations[0].text == "shown after the first epoch's validation"
+    assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
