@@ -8,6 +8,7 @@ from pathlib import Path
 from core.data.builtin import BUILTIN_IDS
 from core.data.store import stored_datasets
 from core.jobs.store import ACTIVE, RunStore
+from core.tasks.restore import RESTORE_TASKS
 
 
 @dataclass
@@ -34,7 +35,7 @@ def restoration_runs(workspace: str, store: RunStore, scale: int) -> dict[str, P
     super-resolution by that factor), as {"Trained: name": run folder}, for comparing with classical methods."""
     found: dict[str, Path] = {}
     for record in store.list(workspace, statuses=("completed",)):
-        if record.task not in ("denoise", "super_resolution"):
+        if record.task not in RESTORE_TASKS:
             continue
         run_scale = store.config(record).get("scale", 2) if record.task == "super_resolution" else 1
         if run_scale == scale:

@@ -7,13 +7,14 @@ import streamlit as st
 
 from core.enhance.classical import CLASSICAL_METHODS
 from core.jobs.store import RunStore
+from core.tasks.restore import RESTORE_TASKS
 
 KINDS = {"denoise": "Denoise", "contrast": "Contrast", "sharpen": "Sharpen", "upscale": "Upscale"}
 
 
 def choose_method(store: RunStore, workspace: str) -> tuple[str, dict[str, Any], int]:
     """(method name or run id, parameters, scale)."""
-    runs = [r for r in store.list(workspace, statuses=("completed",)) if r.task in ("denoise", "super_resolution")]
+    runs = [r for r in store.list(workspace, statuses=("completed",)) if r.task in RESTORE_TASKS]
     labels = {name: f"{KINDS[spec.kind]}: {spec.title}" for name, spec in CLASSICAL_METHODS.items()}
     labels.update({r.id: f"Trained: {r.name or r.id} ({r.model}, {r.task.replace('_', '-')})" for r in runs})
     method = st.selectbox("Method", list(labels), format_func=labels.get, key="enhance-method")

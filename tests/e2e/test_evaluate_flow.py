@@ -40,7 +40,7 @@ def test_clicking_a_confusion_matrix_cell_shows_its_images(trained_server, phant
         box = plot.bounding_box()
         x, y = box["x"] + (column + 0.5) * box["width"] / k, box["y"] + (row + 0.5) * box["height"] / k
         page.mouse.move(x, y)
-        page.wait_for_timeout(300)   # plotly picks the hovered cell before the click selects it
+        expect(page.locator(".hoverlayer .hovertext")).to_have_count(1)  # plotly has picked the hovered cell
         page.mouse.click(x, y)
         count = matrix[row][column]
         expect(page.get_by_text(re.compile(rf"^True {true}, predicted {predicted}: {count} test images?"))

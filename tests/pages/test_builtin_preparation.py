@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.data.builtin import BUILTIN_IDS, builtin_infos, missing_builtins
 from core.settings import builtin_dir
 from pages.ui import builtins
+from tests.fixtures import wait_for
 from tests.pages.apptest import APP, texts
 
 
@@ -88,9 +88,7 @@ def test_when_the_preparation_fails_the_sidebar_says_why_and_pages_still_open(fr
     monkeypatch.setattr(builtins, "prepare_builtins", stand_in(generated, release, OSError("No space left on device")))
     at = AppTest.from_file(APP, default_timeout=60).run()
     started = builtins.builtin_preparation()  # the one the app started (one per server and folder)
-    deadline = time.monotonic() + 30
-    while not started.finished and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: started.finished, timeout=30, every=0.05)
     at.run()
     assert not at.exception
     assert "Built-in datasets could not be prepared: No space left on device" in sidebar_text(at)

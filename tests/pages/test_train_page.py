@@ -4,20 +4,15 @@ from __future__ import annotations
 import time
 
 from core.jobs.store import RunStore
-from tests.fixtures import blob_png, tiny_dataset
+from tests.fixtures import blob_png, tiny_dataset, wait_for
 from tests.pages.apptest import open_page, rerun, texts
 
 PAGE = "pages/train.py"
 
 
 def wait_until_finished(run_id: str, timeout: float = 240) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = RunStore().get(run_id).status
-        if status in ("completed", "failed", "stopped"):
-            return status
-        time.sleep(0.5)
-    raise AssertionError("run did not finish")
+    return wait_for(lambda: (status := RunStore().get(run_id).status) in ("completed", "failed", "stopped")
+                    and status, timeout)
 
 
 def test_form_defaults_to_the_recommended_recipe():

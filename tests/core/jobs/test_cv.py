@@ -1,7 +1,6 @@
 """k-fold cross-validation: disjoint folds of train+val, the test split untouched, runs through the queue."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from core.jobs.cv import cv_summary, submit_cross_validation
 from core.jobs.runner import JobRunner
 from core.jobs.store import ACTIVE, RunStore
 from core.tasks import build_task, load_config
-from tests.fixtures import tiny_dataset
+from tests.fixtures import tiny_dataset, wait_for
 
 TINY = {"model": "small_cnn", "batch_size": 8, "lr": 0.01, "epochs": 2}
 
@@ -37,9 +36,7 @@ def test_cross_validation_runs_through_the_queue_and_summarises():
     assert [store.config(r)["fold"] for r in runs] == [0, 1] and all(r.status == "queued" for r in runs)
     runner = JobRunner(store, slots=1, poll_s=0.2, gpus=0).start()
     try:
-        deadline = time.monotonic() + 300
-        while any(store.get(r.id).status in ACTIVE for r in runs) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_for(lambda: not any(store.get(r.id).status in ACTIVE for r in runs), timeout=300)
     finally:
         runner.shutdown()
     summary = cv_summary(store, "default", store.config(runs[0])["cv_group"])

@@ -16,6 +16,7 @@ from core.jobs.liveness import (DEFAULT_HEARTBEAT_TIMEOUT_S, HOST, PID_NAMESPACE
                                 process_start, worker_gone, worker_identity)
 from core.jobs.runner import JobRunner
 from core.jobs.store import ACTIVE, ADDED_COLUMNS, RunStore
+from tests.fixtures import wait_for
 
 CONFIG = {"task": "classification", "dataset": "phantom-28", "model": "small_cnn", "epochs": 4}
 
@@ -40,10 +41,7 @@ def test_pid_alive_tells_live_ended_zombie_and_reused_pids():
     assert not pid_alive(ended_pid())
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
-        deadline = time.monotonic() + 60
-        while open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda: open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z", 60, 0.05)
         assert not pid_alive(zombie.pid)  # ended, not yet reaped: kill(pid, 0) alone would call it alive
     finally:
         zombie.wait()
@@ -145,10 +143,7 @@ def test_an_index_from_before_liveness_gets_its_columns():
 def test_heartbeat_beats_until_it_ends():
     beats = []
     with Heartbeat(lambda: beats.append(time.monotonic()), every=0.01):
-        deadline = time.monotonic() + 60
-        while len(beats) < 3:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: len(beats) >= 3, 60, 0.01)
     count = len(beats)
     time.sleep(0.05)
     assert len(beats) == count
