@@ -30,7 +30,7 @@ from core.tasks.base import Task
 from core.tasks.classify import ClassificationOutputs
 from core.tasks.restore import RESTORE_TASKS, RestorationOutputs
 from core.train.config import TrainConfig
-from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, StopCheck
+from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, PreviewSaver, StopCheck
 from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
 from core.train.loop import LoopState, fit
 from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, REBUILD_SPEC, SUMMARY_FILE, WORKER_LOG, write_json
@@ -169,7 +169,9 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
                 return "interrupted"
             return None
 
-        callbacks = [MetricsRecorder(StoreSink(store, record)), Checkpointer(folder), StopCheck(poll)]
+        # the preview grid is drawn before the checkpoint: a worker killed in between redraws it on resume
+        callbacks = [MetricsRecorder(StoreSink(store, record)), PreviewSaver(folder), Checkpointer(folder),
+                     StopCheck(poll)]
         if config.early_stopping:
             callbacks.append(EarlyStopping(task.monitor, config.patience, task.monitor_mode))
         state = fit(task, state, callbacks)

@@ -1,4 +1,4 @@
-"""The loop's callbacks: metrics and progress, checkpoints, early stopping and stop requests."""
+"""The loop's callbacks: metrics and progress, checkpoints, preview grids, early stopping and stop requests."""
 from __future__ import annotations
 
 import time
@@ -13,7 +13,7 @@ from core.train.checkpoint import save_checkpoint, save_weights
 from core.train.contract import Task
 from core.train.eta import EtaEstimator
 from core.train.loop import Callback, LoopState, improves
-from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, LAST_WEIGHTS
+from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, LAST_WEIGHTS, preview_grid_path
 
 
 class MetricsSink(Protocol):
@@ -31,7 +31,7 @@ class MetricsRecorder(Callback):
 
     def __init__(self, sink: MetricsSink, interval: float = 1.0) -> None:
         self.sink, self.interval = sink, interval
-        self.pending: list[tuple[int, int, int, Any, float]] = []
+        self.pending: list[tuple[int, int, int, Any, float, dict[str, Any]]] = []
         self.last_flush = 0.0
         self.window_start = 0.0
         self.window_images = 0
@@ -45,7 +45,8 @@ class MetricsRecorder(Callback):
                            steps_per_epoch=task.steps_per_epoch, phase="training")
 
     def on_step_end(self, task: Task, state: LoopState, metrics: dict[str, Any]) -> None:
-        self.pending.append((state.epoch, state.step, state.global_step, metrics["loss"], float(metrics["lr"])))
+        extra = {name: value for name, value in metrics.items() if name not in ("loss", "lr")}  # e.g. a GAN's d_loss
+        self.pending.append((state.epoch, state.step, state.global_step, metrics["loss"], float(metrics["lr"]), extra))
         self.window_images += task.images_per_step
         self.window_steps += 1
         if state.step >= task.steps_per_epoch:  # the epoch's last step: the validation pass comes next
@@ -72,9 +73,12 @@ class MetricsRecorder(Callback):
         now = time.perf_counter() if now is None else now
         if self.pending:
             losses = torch.stack([torch.as_tensor(p[3]) for p in self.pending]).float().cpu().tolist()
+            extras = [{name: float(torch.as_tensor(value).float()) for name, value in p[5].items()}
+                      for p in self.pending]  # one sync per flush, as for the losses
             self.sink.write_events([
-                {"kind": "step", "epoch": epoch + 1, "step": step, "global_step": global_step, "loss": loss, "lr": lr}
-                for (epoch, step, global_step, _, lr), loss in zip(self.pending, losses)
+                {"kind": "step", "epoch": epoch + 1, "step": step, "global_step": global_step, "loss": loss, "lr": lr,
+                 **extra}
+                for (epoch, step, global_step, _, lr, _), loss, extra in zip(self.pending, losses, extras)
             ])
             self.pending = []
         elapsed = now - self.window_start
@@ -117,6 +121,39 @@ class Checkpointer(Callback):
 
     def on_interrupt(self, task: Task, state: LoopState) -> None:
         save_checkpoint(self.folder / CHECKPOINT_FILE, task.state_dict(), state.as_dict())
+
+
+class PreviewSaver(Callback):
+    """Generative tasks: a grid of images from the task's fixed noise batch (`task.preview()`), saved as
+    samples/epoch-NNN.png in the run folder before training (epoch 0, when it is not there yet) and after every
+    epoch, so the Train and Synthesize pages can replay how the samples evolved. Other tasks return no preview
+    and nothing is written."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def on_fit_start(self, task: Task, state: LoopState) -> None:
+        if not preview_grid_path(self.folder, 0).exists():
+            self._save(task, 0)
+
+    def on_epoch_end(self, task: Task, state: LoopState, metrics: dict[str, float], improved: bool) -> None:
+        self._save(task, state.epoch)
+
+    def _save(self, task: Task, epoch: int) -> None:
+        images = task.preview()
+        if images is None:
+            return
+        from torchvision.utils import make_grid  # only generative runs draw grids
+        from PIL import Image
+
+        grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=task.preview_columns(), padding=2,
+                         pad_value=1.0)
+        array = (grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        path = preview_grid_path(self.folder, epoch)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        Image.fromarray(array[..., 0] if images.shape[1] == 1 else array).save(tmp, format="PNG")
+        tmp.replace(path)  # a page reading the grid never sees half a file
 
 
 class EarlyStopping(Callback):

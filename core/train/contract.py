@@ -64,3 +64,12 @@ class Task(ABC):
 
     @abstractmethod
     def load_weights(self, weights: dict[str, torch.Tensor]) -> None: ...
+
+    def preview(self) -> torch.Tensor | None:
+        """Generative tasks: images (N, C, H, W) in [0, 1] from a fixed noise batch, drawn into a grid after every
+        epoch (core.train.callbacks.PreviewSaver); None for other tasks."""
+        return None
+
+    def preview_columns(self) -> int:
+        """Images per row of the preview grid (a conditional model: one column per class)."""
+        return 4

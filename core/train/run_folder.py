@@ -9,6 +9,7 @@
         report.json                         the task's evaluation report (classification or restoration)
         summary.json                        final metrics, including the test split
         worker.log                          the worker process's output
+        samples/epoch-NNN.png               generative runs: the preview grid after each epoch (000: untrained)
 
 This module is the only place these names are spelled; the run store (core.jobs.store), the job executor, the
 loop's checkpointer, evaluation, enhancement and the pages all go through it, so reading a run never needs the
@@ -36,6 +37,7 @@ REBUILD_SPEC = "model.json"
 REPORT_FILE = "report.json"
 SUMMARY_FILE = "summary.json"
 WORKER_LOG = "worker.log"
+SAMPLES_DIR = "samples"
 
 
 def run_folder(workspace: str, run_id: str) -> Path:
@@ -98,6 +100,21 @@ def keep_events(folder: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("".join(json.dumps(event) + "\n" for event in read_events(folder) if keep(event)))
     os.replace(tmp, path)
+
+
+def preview_grid_path(folder: Path, epoch: int) -> Path:
+    """Where a generative run's preview grid after `epoch` is kept (epoch 0: before training)."""
+    return folder / SAMPLES_DIR / f"epoch-{epoch:03d}.png"
+
+
+def preview_grids(folder: Path) -> dict[int, Path]:
+    """A generative run's preview grids by epoch, in order; {} for other runs."""
+    found = {}
+    for path in sorted((folder / SAMPLES_DIR).glob("epoch-*.png")):
+        stem = path.stem.removeprefix("epoch-")
+        if stem.isdigit():
+            found[int(stem)] = path
+    return found
 
 
 def weights_version(folder: Path) -> float:
