@@ -255,3 +255,65 @@ def test_recorder_flushes_held_steps_when_fit_ends_mid_epoch(monkeypatch) -> Non
                 [MetricsRecorder(sink, interval=60.0), StopAfter(3)])
     assert (state.stop_reason, state.epoch, state.step) == ("stopped", 0, 3)
     assert sink.events() == _step_events((1, 1, 1, 0.0), (1, 2, 2, 1.0), (1, 3, 3, 2.0))  # no epoch event
+
+
+# --- extra step metrics and the preview grid ---------------------------------------------------------------
+class GanLikeTask(FakeTask):
+    """A step that returns more than loss and lr, as a GAN's does (d_loss, d_real, d_fake)."""
+
+    def train_step(self, batch: int) -> dict[str, Any]:
+        return {"loss": torch.tensor(float(batch)), "lr": 0.1, "d_loss": torch.tensor(2.0 * batch), "d_real": 0.75}
+
+
+def test_recorder_keeps_every_scalar_a_step_returns() -> None:
+    sink = ListSink()
+    fit(GanLikeTask(losses(1.0), steps=2), LoopState(), [MetricsRecorder(sink, interval=60.0)])
+    steps = [e for kind, events in sink.calls if kind == "events" for e in events if e["kind"] == "step"]
+    assert [(s["loss"], s["d_loss"], s["d_real"]) for s in steps] == [(0.0, 0.0, 0.75), (1.0, 2.0, 0.75)]
+
+
+class PreviewTask(FakeTask):
+    """Previews a 2-image grid whose brightness is the number of epochs done."""
+
+    def preview(self) -> torch.Tensor:
+        return torch.full((2, 1, 4, 4), self.epochs_done / 4)
+
+    def preview_columns(self) -> int:
+        return 2
+
+
+def test_preview_saver_keeps_the_untrained_grid_and_one_per_epoch(tmp_path) -> None:
+    from PIL import Image
+
+    from core.train.callbacks import PreviewSaver
+    from core.train.run_folder import preview_grids
+
+    fit(PreviewTask(losses(1.0, 0.5, 0.4), steps=1), LoopState(), [PreviewSaver(tmp_path)])
+    grids = preview_grids(tmp_path)
+    assert list(grids) == [0, 1, 2, 3]
+    pixels = [Image.open(grids[epoch]) for epoch in grids]
+    assert pixels[0].size == (2 * 4 + 3 * 2, 4 + 2 * 2)  # two 4 px images side by side with 2 px padding
+    assert [p.getpixel((3, 3)) for p in pixels] == [0, 64, 128, 191]  # epoch e's grid is e/4 grey
+    assert not list(tmp_path.glob("samples/.*"))  # no temporary file left behind
+
+
+def test_preview_saver_does_not_redraw_the_untrained_grid_on_resume(tmp_path) -> None:
+    from core.train.callbacks import PreviewSaver
+    from core.train.run_folder import preview_grid_path
+
+    fit(PreviewTask(losses(1.0), steps=1), LoopState(), [PreviewSaver(tmp_path)])
+    before = preview_grid_path(tmp_path, 0).read_bytes()
+    task = PreviewTask(losses(1.0, 0.5), steps=1)
+    task.epochs_done = 1  # a resumed task whose preview is no longer the untrained one
+    fit(task, LoopState(epoch=1), [PreviewSaver(tmp_path)])
+    assert preview_grid_path(tmp_path, 0).read_bytes() == before
+
+
+def test_tasks_without_a_preview_write_no_grid(tmp_path) -> None:
+    from core.train.callbacks import PreviewSaver
+    from core.train.contract import Task
+
+    task = FakeTask(losses(1.0), steps=1)
+    task.preview, task.preview_columns = (lambda: Task.preview(task)), (lambda: 4)
+    fit(task, LoopState(), [PreviewSaver(tmp_path)])
+    assert not (tmp_path / "samples").exists()
