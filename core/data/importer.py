@@ -3,7 +3,9 @@
 Steps: collect sources (folders, ZIPs, uploads) -> labels (CSV or class folders) -> decode and de-identify each
 file -> window and resize every frame (for restoration: keep each file's full range and cut native-resolution
 patches, see core.data.native) -> seeded grouped split -> write the dataset atomically. Each file that cannot be
-used is listed in the summary with the reason; if none can be used, nothing is written.
+used is listed in the summary with the reason; if none can be used, nothing is written. Files carrying MedLab's
+synthetic mark (core.data.synthetic_marker: a PNG text chunk, a DICOM ImageType) are kept as synthetic items in
+the train split only, and the summary says so.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from core.data.preprocess import Preprocessing, frame_to_unit, frame_to_unit_squ
 from core.data.readers import read_medical_image, sanitize_filename
 from core.data.sources import Skipped, SourceFile, expand_uploads, path_sources
 from core.data.splits import SPLITS, assign_splits, stratum_of
-from core.data.store import DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
+from core.data.store import SYNTHETIC_COLUMN, DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
+from core.data.synthetic_marker import is_synthetic_file
 from core.errors import UserError
 from core.settings import workspace_secret
 from core.text import counted
@@ -57,6 +60,7 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
     grouped_by: str | None = None  # what kept a patient's images in one split: "CSV column 'Patient ID'", ...
     patients_per_split: dict[str, int] = field(default_factory=dict)  # split -> patients ({} when ungrouped)
+    synthetic: int = 0  # images from files marked synthetic by MedLab (all put in the train split)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -69,6 +73,7 @@ class _Decoded:
     image: MedicalImage
     labels: list[str]
     group: str
+    synthetic: bool = False  # the file carries MedLab's synthetic mark
 
 
 def import_paths(workspace: str, paths: list[Path], name: str | None = None, prep: Preprocessing | None = None,
@@ -195,7 +200,8 @@ def _decode_all(sources: list[SourceFile], labels: Labels, secret: bytes, skippe
     for number, source in enumerate(sources):
         report(0.85 * number / max(len(sources), 1), f"Reading {source.name}")
         try:
-            image = read_medical_image(source.read(), source.name, deidentifier=deidentifier)
+            data = source.read()
+            image = read_medical_image(data, source.name, deidentifier=deidentifier)
         except UserError as error:
             skipped.append(Skipped(source.path, error.message))
             continue
@@ -208,7 +214,7 @@ def _decode_all(sources: list[SourceFile], labels: Labels, secret: bytes, skippe
         csv_patient = labels.patients.get(source.path)
         group = deidentifier.pseudonym(csv_patient) if csv_patient else image.patient_key
         decoded.append(_Decoded(source, stored_as, image, labels.by_path.get(source.path, []),
-                                group or f"file:{stored_as}"))
+                                group or f"file:{stored_as}", synthetic=is_synthetic_file(data)))
     return decoded, warnings
 
 
@@ -225,7 +231,8 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
                 suffix = f"#{frame + 1}" if item.image.frame_count > 1 else ""
                 rows.append({"name": item.stored_as + suffix + at, "file": item.stored_as, "frame": frame,
                              "label": "|".join(item.labels), "group": item.group, "format": item.image.format,
-                             "width": item.image.width, "height": item.image.height})
+                             "width": item.image.width, "height": item.image.height,
+                             SYNTHETIC_COLUMN: item.synthetic})
                 per_item_labels.append(item.labels)
     images = np.stack(arrays)
     class_index = {c: i for i, c in enumerate(labels.classes)}
@@ -239,20 +246,29 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
     else:
         task, label_array = "unlabelled", np.full(len(rows), -1, dtype=np.int64)
     groups = np.array([row["group"] for row in rows])
-    splits = assign_splits(stratum_of(label_array), groups, seed=seed)
+    synthetic = np.array([row[SYNTHETIC_COLUMN] for row in rows], dtype=bool)
+    splits = assign_splits(stratum_of(label_array), groups, seed=seed, keep_in_train=synthetic)
     items = pd.DataFrame(rows)
     items.insert(4, "split", splits)
     split_counts, class_counts = count_by_split(task, labels.classes, label_array, splits)
     grouped_by, patients_per_split, group_warnings = _grouping(decoded, labels, groups, splits)
     group_warnings += missing_class_warnings(class_counts, split_counts)
+    synthetic_files = sum(item.synthetic for item in decoded)
+    if synthetic_files:
+        group_warnings.insert(0, f"{counted(synthetic_files, 'file')} carr{'ies' if synthetic_files == 1 else 'y'} "
+                                 "MedLab's synthetic mark (made by a generative model), so "
+                                 f"{'its' if synthetic_files == 1 else 'their'} {counted(int(synthetic.sum()), 'image')} "
+                                 "went to the train split only: synthetic images never validate or test a model.")
 
     dataset_id = new_dataset_id(name)
     policy = Preprocessing(prep.size, channels, prep.resize, prep.window, prep.intensity)
     info = DatasetInfo(
         id=dataset_id, name=name, task=task, classes=labels.classes, size=prep.size, channels=channels,
-        num_images=len(rows), split_counts=split_counts, class_counts=class_counts, source="upload",
+        num_images=len(rows), split_counts=split_counts, class_counts=class_counts,
+        source="upload" if not synthetic.any() else "synthetic" if synthetic.all() else "real+synthetic",
         preprocessing={**policy.as_dict(), "dtype": np.dtype(dtype).name, "labels_from": labels.origin,
                        "split_seed": seed, "grouped_by": grouped_by, "patients_per_split": patients_per_split,
+                       **({"synthetic_images": int(synthetic.sum())} if synthetic.any() else {}),
                        **_value_ranges(decoded, prep)},
         skipped=[s.as_dict() for s in skipped],
         description=f"Imported from {counted(len(decoded), 'file')}.",
@@ -261,7 +277,8 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
     name = write_dataset(datasets_dir(workspace) / dataset_id, info, images, label_array, items, files).info.name
     return ImportSummary(dataset_id, name, task, len(rows), len(decoded), labels.classes, split_counts,
                          class_counts, [s.as_dict() for s in skipped], policy.describe(), group_warnings + warnings,
-                         grouped_by=grouped_by, patients_per_split=patients_per_split)
+                         grouped_by=grouped_by, patients_per_split=patients_per_split,
+                         synthetic=int(synthetic.sum()))
 
 
 def _grouping(decoded: list[_Decoded], labels: Labels, groups: np.ndarray, splits: np.ndarray

@@ -1,6 +1,8 @@
 """Seeded train/validation/test splits: stratified by class, grouped by patient so no patient spans two splits.
 
 A split is computed once when a dataset is stored and saved with it, so every run sees the same test set.
+Synthetic images (made by a generative model) are only ever training images: `keep_in_train` keeps them out of
+the validation and test splits and out of every cross-validation fold's validation share.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ def assign_splits(
     groups: np.ndarray,
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
     seed: int = 0,
+    keep_in_train: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return an array of "train" / "val" / "test", one per item.
 
@@ -27,7 +30,14 @@ def assign_splits(
             all items of a group land in the same split.
         fractions: train, val, test shares; they must sum to 1.
         seed: the same seed gives the same split.
+        keep_in_train: (N,) bool, items that go to train whatever happens (synthetic images); the other items
+            are split among themselves exactly as they would be without them.
     """
+    if keep_in_train is not None and np.asarray(keep_in_train, dtype=bool).any():
+        keep = np.asarray(keep_in_train, dtype=bool)
+        result = np.full(len(keep), "train", dtype=object)
+        result[~keep] = assign_splits(np.asarray(strata)[~keep], np.asarray(groups)[~keep], fractions, seed)
+        return result.astype(str)
     strata = np.asarray(strata)
     groups = np.asarray(groups).astype(str)
     n = len(strata)
@@ -94,11 +104,17 @@ def stratum_of(labels: np.ndarray) -> np.ndarray:
 
 
 def cross_validation_fold(pool: np.ndarray, strata: np.ndarray, groups: np.ndarray, folds: int, fold: int,
-                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                          seed: int = 0, keep_in_train: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) dataset indices for fold `fold` of `folds`: the pooled train+val images are cut into
-    stratified folds of whole groups (patients); the test split is never part of the pool."""
+    stratified folds of whole groups (patients); the test split is never part of the pool. Items marked in
+    `keep_in_train` ((len(pool),) bool: synthetic images) train in every fold and never validate."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    if keep_in_train is not None and np.asarray(keep_in_train, dtype=bool).any():
+        keep = np.asarray(keep_in_train, dtype=bool)
+        train, val = cross_validation_fold(pool[~keep], np.asarray(strata)[~keep], np.asarray(groups)[~keep],
+                                           folds, fold, seed)
+        return np.sort(np.concatenate([train, pool[keep]])), val
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     train, val = list(splitter.split(np.zeros(len(pool)), strata, groups))[fold]
     return pool[train], pool[val]

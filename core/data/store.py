@@ -2,7 +2,8 @@
 
     <dataset folder>/
         dataset.json    DatasetInfo: name, task, classes, size, channels, counts, source, preprocessing, skipped
-        items.csv       one row per image: name, file, label, split, group, original size
+        items.csv       one row per image: name, file, label, split, group, original size, synthetic (True for
+                        images a generative model made; they are only ever in the train split)
         images.npy      uint8 or uint16 (N, H, W, C), read memory-mapped
         labels.npy      int64 (N,) class index (-1 unlabelled), or uint8 (N, K) multi-hot
         files/          the de-identified originals (DICOM, PNG, ...) for the viewer, when there were any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pandas is imported where items are read, so listing dataset
     import pandas as pd
 
 TASKS = ("classification", "multilabel", "unlabelled")
+SYNTHETIC_COLUMN = "synthetic"
 
 
 @dataclass
@@ -50,7 +52,8 @@ class DatasetInfo:
     num_images: int
     split_counts: dict[str, int]      # split -> images
     class_counts: dict[str, dict[str, int]]  # split -> class -> images (multi-label: positives per label)
-    source: str                       # "builtin" | "upload" | "medmnist"
+    source: str                       # "builtin" | "upload" | "medmnist" | "synthetic" (every training image is
+                                      # synthetic) | "real+synthetic" (real images plus synthetic training images)
     preprocessing: dict = field(default_factory=dict)  # how files became arrays (shown to users, reused for prediction)
     skipped: list[dict] = field(default_factory=list)  # files left out at import, with the reason
     description: str = ""
@@ -87,9 +90,18 @@ class Dataset:
         if self._items is None:
             import pandas as pd
 
-            self._items = pd.read_csv(self.path / "items.csv", dtype={"label": str, "group": str, "file": str},
-                                      keep_default_na=False)
+            items = pd.read_csv(self.path / "items.csv", dtype={"label": str, "group": str, "file": str},
+                                keep_default_na=False)
+            if SYNTHETIC_COLUMN not in items.columns:  # a dataset stored before the column existed: all real
+                items[SYNTHETIC_COLUMN] = False
+            items[SYNTHETIC_COLUMN] = _flags(items[SYNTHETIC_COLUMN])
+            self._items = items
         return self._items
+
+    @property
+    def synthetic(self) -> np.ndarray:
+        """(N,) bool: which items a generative model made (all False for a dataset of real images)."""
+        return self.items[SYNTHETIC_COLUMN].to_numpy(dtype=bool)
 
     def indices(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.items["split"].to_numpy() == split)
@@ -103,6 +115,11 @@ class Dataset:
         """Images as float32 in [0, 1], (N, H, W, C)."""
         images = self.images if indices is None else self.images[indices]
         return images.astype(np.float32) / np.iinfo(images.dtype).max
+
+
+def _flags(column: pd.Series) -> pd.Series:
+    """A column of True/False (bools, or "True"/"False"/"1"/"0" as text) as bools."""
+    return column.astype(str).str.strip().str.lower().isin(("true", "1"))
 
 
 def unique_name(name: str, taken: Iterable[str]) -> str:
@@ -167,11 +184,22 @@ def write_dataset(
     """Write a complete dataset into `folder` atomically (temporary sibling folder, then rename).
 
     A stored (not built-in) dataset gets a name no other dataset in the same parent folder has: `info.name`
-    becomes e.g. "twoclass (2)" when "twoclass" is taken; read it from the returned dataset."""
+    becomes e.g. "twoclass (2)" when "twoclass" is taken; read it from the returned dataset.
+
+    `items` may carry a boolean "synthetic" column (absent: every item is real). A synthetic item outside the
+    train split is a programming error (ValueError): synthetic images never validate or test a model."""
     if images.ndim != 4 or images.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"images must be uint8/uint16 (N, H, W, C), got {images.dtype} {images.shape}")
     if not (len(images) == len(labels) == len(items) == info.num_images):
         raise ValueError("images, labels, items and info.num_images disagree")
+    items = items.copy()
+    synthetic = (_flags(items[SYNTHETIC_COLUMN]).to_numpy() if SYNTHETIC_COLUMN in items.columns
+                 else np.zeros(len(items), dtype=bool))
+    misplaced = synthetic & (items["split"].to_numpy() != "train")
+    if misplaced.any():
+        raise ValueError(f"programming error: {int(misplaced.sum())} synthetic items are in a val or test split; "
+                         "synthetic images may only be in train")
+    items[SYNTHETIC_COLUMN] = synthetic
     tmp = folder.parent / f".tmp-{folder.name}-{secrets.token_hex(4)}"
     tmp.mkdir(parents=True)
     try:

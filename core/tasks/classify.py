@@ -166,7 +166,7 @@ class ClassifyTask(SingleNetworkTask):
         pool = np.concatenate([dataset.indices("train"), dataset.indices("val")])
         groups = dataset.items["group"].to_numpy()[pool]
         train, val = cross_validation_fold(pool, stratum_of(dataset.labels[pool]), groups, self.config.folds,
-                                           self.config.fold, self.config.seed)
+                                           self.config.fold, self.config.seed, keep_in_train=dataset.synthetic[pool])
         return {"train": train, "val": val, "test": dataset.indices("test")}
 
     @property
