@@ -10,7 +10,7 @@ from core.cli.output import print_json
 from core.errors import UserError
 from core.evaluate.formats import FORMATS
 from core.evaluate.intervals import CI_METHODS, METHOD_TEXT, with_ci_method
-from core.jobs.store import ACTIVE, RunStore
+from core.jobs.store import ACTIVE, RunRecord, RunStore
 
 # Reports, predictors, exports and the job queue (torch, onnx, the tasks) are imported by the commands that use
 # them, so `--help` starts without them (see tests/core/cli/test_cli_imports.py).
@@ -56,9 +56,12 @@ def load_report(folder: Path) -> dict | None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from core.evaluate.report import report_warnings
+    from core.tasks.generative import GENERATIVE_TASKS
 
     store = RunStore()
     record = store.get(args.run)
+    if record.task in GENERATIVE_TASKS:
+        return evaluate_generative(args, store.run_dir(record), record)
     report = load_report(store.run_dir(record))
     if report is None:
         raise UserError(f"Run '{args.run}' has no test report: it is {record.status}; reports are made when a run "
@@ -77,6 +80,40 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if isinstance(value, dict) and value.get("value") is not None:
             method = METHOD_TEXT.get(value.get("method", "bootstrap"), value.get("method"))
             print(f"  {name:28} {value['value']:.4f}  (95% CI {value['ci_low']:.4f}-{value['ci_high']:.4f}, {method})")
+    return 0
+
+
+def evaluate_generative(args: argparse.Namespace, folder: Path, record: RunRecord) -> int:
+    """The stored quality report of a generative run (core.synthesis.report): FD and KID on MedLab features,
+    precision/recall, density/coverage, the two-sample test, memorisation and, for autoencoders trained on one
+    class, the anomaly AUCs."""
+    from core.synthesis.report import load_synthesis_report, quality_lines
+
+    if args.ci:
+        raise UserError(f"Option --ci applies to classifiers' reports; run '{record.id}' is a {record.task} model.")
+    report = load_synthesis_report(folder)
+    if report is None:
+        raise UserError(f"Run '{record.id}' has no quality report: it is {record.status}; reports are made when a "
+                        "run completes.")
+    if args.json:
+        print_json(report)
+        return 0
+    for warning in report.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    quality = report["quality"]
+    print(f"{record.id}: {record.model} ({record.task}) on {record.dataset}, {report['n_samples']} samples against "
+          f"{report['n_test']} real test images")
+    for line in quality_lines(report):
+        print(line)
+    close = report.get("memorisation") or {}
+    if close.get("ratio") is not None:
+        flag = "; flagged as memorising" if close.get("flagged") else ""
+        print(f"  memorisation ({close['space']}): {close['close_share']:.0%} of samples closer to a training image "
+              f"than 95% of test images are (about 5% expected){flag}")
+    anomaly = report.get("anomaly")
+    if anomaly and anomaly.get("auc") is not None:
+        per_class = ", ".join(f"{name} {auc:.3f}" for name, auc in anomaly["per_class"].items() if auc is not None)
+        print(f"  anomaly AUC against '{anomaly['normal_class']}': {anomaly['auc']:.4f} ({per_class})")
     return 0
 
 

@@ -25,9 +25,11 @@ from core.errors import UserError
 from core.evaluate.report import build_report
 from core.jobs.liveness import LIVE, Heartbeat, worker_identity
 from core.jobs.store import RunRecord, RunStore
+from core.synthesis.report import build_synthesis_report
 from core.tasks import build_task, load_config
 from core.tasks.base import Task
 from core.tasks.classify import ClassificationOutputs
+from core.tasks.generative import GenerativeOutputs
 from core.tasks.restore import RESTORE_TASKS, RestorationOutputs
 from core.train.config import TrainConfig
 from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, PreviewSaver, StopCheck
@@ -39,6 +41,7 @@ from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, REBUILD_SPEC, S
 REPORTERS: dict[type, Callable[[Any, Path], dict[str, Any]]] = {
     ClassificationOutputs: build_report,
     RestorationOutputs: build_restoration_report,
+    GenerativeOutputs: build_synthesis_report,
 }
 
 UNCAPPED_STEPS = 10**9

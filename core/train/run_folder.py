@@ -10,6 +10,8 @@
         summary.json                        final metrics, including the test split
         worker.log                          the worker process's output
         samples/epoch-NNN.png               generative runs: the preview grid after each epoch (000: untrained)
+        report_images.npz                   generative runs: uint8 images shown beside report.json (samples, the
+                                            closest sample/training pairs, reconstructions, anomaly maps)
 
 This module is the only place these names are spelled; the run store (core.jobs.store), the job executor, the
 loop's checkpointer, evaluation, enhancement and the pages all go through it, so reading a run never needs the
@@ -38,6 +40,7 @@ REPORT_FILE = "report.json"
 SUMMARY_FILE = "summary.json"
 WORKER_LOG = "worker.log"
 SAMPLES_DIR = "samples"
+REPORT_IMAGES = "report_images.npz"
 
 
 def run_folder(workspace: str, run_id: str) -> Path:
