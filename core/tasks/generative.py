@@ -44,6 +44,9 @@ class GenerativeConfig(TrainConfig):
     train_class: str = ""       # "" = every class; else only this class's training images (e.g. "normal", to
                                 # score the other classes as anomalies)
     val_samples: int = 256      # generated images per validation FD
+    report_samples: int | None = None  # generated images for the final quality report (None: REPORT_SAMPLES, or
+                                       # the task's device recipe, e.g. fewer for diffusion on a CPU); at most
+                                       # as many as the test split has images, at least 64
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -52,6 +55,9 @@ class GenerativeConfig(TrainConfig):
                             f"models, not {self.image_size}.")
         if not 16 <= self.val_samples <= 5000:
             raise UserError(f"Config field 'val_samples' must be between 16 and 5000, not {self.val_samples}.")
+        self.report_samples = self.report_samples or REPORT_SAMPLES
+        if not 64 <= self.report_samples <= 5000:
+            raise UserError(f"Config field 'report_samples' must be between 64 and 5000, not {self.report_samples}.")
 
 
 @dataclass
@@ -184,11 +190,16 @@ class GenerativeTask(Task):
 
     def split_fd(self, split: str) -> dict[str, float]:
         """{"<split>_fd": ...} between `val_samples` generated images and the real images of `split` ("val" or
-        "test"), or {} when the dataset has no feature network. Subclasses add it to their `evaluate`."""
+        "test"; only `train_class`'s when set), or {} when the dataset has no feature network. Subclasses add it
+        to their `evaluate`."""
         if self.feature_net is None:
             return {}
         if split not in self._references:
-            self._references[split] = self.feature_net.features_of_split(self.splits[split])
+            reference = self.feature_net.features_of_split(self.splits[split])
+            if self.config.train_class:  # a model of one class is compared with that class's real images only
+                wanted = self.classes.index(self.config.train_class)
+                reference = reference[self.splits[split].labels.cpu().numpy() == wanted]
+            self._references[split] = reference
         n = self.config.val_samples
         images = self.sampler().generate(n, seed=VAL_SEED, labels=self._split_labels(split, n))
         self.train_mode()
@@ -200,8 +211,9 @@ class GenerativeTask(Task):
         return None
 
     def split_outputs(self) -> GenerativeOutputs:
-        """Generated images (as many as the test split, at most REPORT_SAMPLES; for a conditional model in the
-        test split's class proportions) with the real training and test images and their features."""
+        """Generated images (as many as the test split, at most `report_samples` and at least 64; for a
+        conditional model in the test split's class proportions) with the real training and test images (at most
+        REPORT_SAMPLES) and their features."""
         test = self.splits["test"]
         n_test = min(len(test), REPORT_SAMPLES)
         test_images = torch.cat([test.batch(torch.arange(s, min(s + 256, n_test)))[0] for s in range(0, n_test, 256)]) \
@@ -212,10 +224,15 @@ class GenerativeTask(Task):
         train_images = torch.cat([train.batch(torch.arange(s, min(s + 256, n_train)))[0]
                                   for s in range(0, n_train, 256)])
         sampler = self.sampler()
-        n = max(n_test, 64)
+        n = max(min(n_test, self.config.report_samples), 64)
         labels = None
-        if self.conditional:
-            labels = test_labels if n == n_test and n_test else sampler.balanced_labels(n)
+        if self.conditional:  # the test split's classes: all of its labels, a seeded share of them, or in turn
+            if n == n_test:
+                labels = test_labels
+            elif n < n_test:
+                labels = test_labels[torch.randperm(n_test, generator=torch.Generator().manual_seed(VAL_SEED))[:n]]
+            else:
+                labels = sampler.balanced_labels(n)
         start = time.perf_counter()
         samples = sampler.generate(n, seed=self.config.seed + 1, labels=labels)
         seconds = (time.perf_counter() - start) / max(n, 1)
