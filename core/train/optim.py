@@ -16,26 +16,33 @@ from torch import nn
 from core.train.config import TrainConfig
 
 
-def build_optimizer(parameters, config: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(parameters, config: TrainConfig, lr: float | None = None,
+                    betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
+    """The config's optimiser; `lr` and Adam's `betas` override the config's (a GAN's two networks each have
+    their own learning rate and use beta1 0 or 0.5) and default to config.lr and torch's (0.9, 0.999)."""
     params = [p for p in parameters if p.requires_grad]
+    lr = config.lr if lr is None else lr
+    adam = {"betas": betas} if betas is not None else {}
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
                                weight_decay=config.weight_decay)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay, **adam)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay, **adam)
 
 
 # One-cycle spends this share of the run warming up; 0.2 trained the phantom recipe fastest (bench/time_to_accuracy.py).
 ONECYCLE_WARMUP = 0.2
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
-    """Return (scheduler or None, "step" | "epoch" | "plateau"): when the loop must advance it."""
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int,
+                    lr: float | None = None):
+    """Return (scheduler or None, "step" | "epoch" | "plateau"): when the loop must advance it. `lr` is the peak
+    learning rate of one-cycle (default config.lr)."""
     # one-cycle needs a few steps per phase; a very short run just stops early in its cycle
     total = max(8, config.epochs * steps_per_epoch)
     if config.scheduler == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr if lr is None else lr, total_steps=total,
                                                    pct_start=ONECYCLE_WARMUP, anneal_strategy="cos"), "step"
     if config.scheduler == "cosine":
         warmup = int(config.warmup_epochs * steps_per_epoch)
@@ -67,12 +74,14 @@ def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | N
 
 
 class Optimization:
-    """One optimiser with its schedule, gradient scaler (fp16 only) and gradient clipping."""
+    """One optimiser with its schedule, gradient scaler (fp16 only) and gradient clipping. `lr` and `betas`
+    override the config's learning rate and Adam's betas for this network (a GAN's generator and discriminator)."""
 
-    def __init__(self, module: nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device) -> None:
+    def __init__(self, module: nn.Module, config: TrainConfig, steps_per_epoch: int, device: torch.device,
+                 lr: float | None = None, betas: tuple[float, float] | None = None) -> None:
         self.module = module
-        self.optimizer = build_optimizer(module.parameters(), config)
-        self.scheduler, self.schedule_every = build_scheduler(self.optimizer, config, steps_per_epoch)
+        self.optimizer = build_optimizer(module.parameters(), config, lr, betas)
+        self.scheduler, self.schedule_every = build_scheduler(self.optimizer, config, steps_per_epoch, lr)
         self.scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(config, device) == torch.float16)
         self.grad_clip = config.grad_clip
 
