@@ -16,6 +16,7 @@ st.page_link("pages/dataset.py", label="Dataset: import, browse and view images,
 st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
 st.page_link("pages/evaluate.py", label="Evaluate", icon=":material/analytics:")
 st.page_link("pages/enhance.py", label="Enhance", icon=":material/auto_fix_high:")
-st.page_link("pages/synthesize.py", label="Synthesize", icon=":material/blur_on:")
+st.page_link("pages/synthesize.py", label="Synthesize: sample a GAN, VAE or diffusion model, judge its images, "
+             "map anomalies, train with synthetic data", icon=":material/blur_on:")
 st.caption("Privacy: DICOM files lose their identifying tags (DICOM PS3.15 Annex E basic profile) before "
            "anything is stored or shown. Everything stays on this server.")

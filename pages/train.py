@@ -17,6 +17,7 @@ from pages.ui.runs_table import PICKED_KEY, SHOWN_KEY, render_runs_table, shown_
 from pages.ui.session import current_workspace, dataset_picker
 from pages.ui.classify_form import render_classify_form
 from pages.ui.restore_form import render_restore_form
+from pages.ui.generative_form import render_generative_form
 
 through_entry_point()
 st.title("Train")
@@ -24,14 +25,21 @@ workspace = current_workspace()
 infos = {info.id: info for info in list_datasets(workspace)}
 records = run_store().list(workspace)
 
-TASKS = {"classification": "Classification", "denoise": "Denoising", "super_resolution": "Super-resolution"}
+TASKS = {"classification": "Classification", "denoise": "Denoising", "super_resolution": "Super-resolution",
+         "gan": "GAN", "vae": "VAE / autoencoder", "diffusion": "Diffusion"}
+RESTORATION = ("denoise", "super_resolution")
 with st.expander("New run", expanded=not records):
     task = st.radio("Task", list(TASKS), format_func=TASKS.get, horizontal=True, key="train-page-task")
-    restoring = task != "classification"  # each kind keeps its own dataset choice (clean tiles for restoration)
+    restoring = task in RESTORATION  # restoration keeps its own dataset choice (clean tiles); generative models
+    # learn from the labelled datasets a classifier does, so they share its choice
     info = infos[dataset_picker(infos, TILES_ID if restoring else DEFAULT_DATASET_ID,
                                 purpose="restoration" if restoring else "classification")]
-    started = render_classify_form(workspace, info) if task == "classification" else \
-        render_restore_form(workspace, info, task)
+    if task == "classification":
+        started = render_classify_form(workspace, info)
+    elif restoring:
+        started = render_restore_form(workspace, info, task)
+    else:
+        started = render_generative_form(workspace, info, task)
     if started:
         st.session_state[SHOWN_KEY] = started
         st.rerun()

@@ -44,9 +44,15 @@ def _x(step: dict, steps_per_epoch: int) -> float:
 def loss_figure(events: list[dict[str, Any]], steps_per_epoch: int) -> go.Figure:
     steps, epochs = split_events(events)
     figure = go.Figure()
+    gan = any("d_loss" in s for s in steps)  # a GAN's loss is its generator's; its discriminator's goes beside it
     if steps:
         figure.add_scatter(x=[_x(s, steps_per_epoch) for s in steps], y=[s["loss"] for s in steps],
-                           name="train loss (per step)", mode="lines", line=dict(width=1), opacity=0.6)
+                           name="generator loss (per step)" if gan else "train loss (per step)", mode="lines",
+                           line=dict(width=1), opacity=0.6)
+    if gan:
+        points = [s for s in steps if "d_loss" in s]
+        figure.add_scatter(x=[_x(s, steps_per_epoch) for s in points], y=[s["d_loss"] for s in points],
+                           name="discriminator loss (per step)", mode="lines", line=dict(width=1), opacity=0.6)
     train = [e for e in epochs if "train_loss" in e]
     figure.add_scatter(x=[e["epoch"] for e in train], y=[e["train_loss"] for e in train], name="train loss (epoch)",
                        mode="lines+markers")
@@ -72,6 +78,32 @@ def metrics_figure(events: list[dict[str, Any]]) -> go.Figure:
                               xref="paper", yref="paper", x=0.5, y=0.5)
         return figure
     return keep_span(figure, absolute=METRIC_SPAN, relative=0.1)
+
+
+# step metrics beyond the loss (core.train.callbacks.MetricsRecorder records whatever a train_step returns)
+STEP_TERMS = {"d_real": "D(x): real images judged real", "d_fake": "D(G(z)): generated images judged real",
+              "recon": "reconstruction", "kl": "KL divergence"}
+
+
+def terms_figure(events: list[dict[str, Any]], steps_per_epoch: int) -> go.Figure | None:
+    """A generative run's own step terms: a GAN's discriminator outputs D(x) and D(G(z)) (probabilities; both
+    near 0.5 when neither network wins), a VAE's reconstruction and KL terms of its loss. None for other runs."""
+    steps, _ = split_events(events)
+    names = [name for name in STEP_TERMS if any(name in s for s in steps)]
+    if not names:
+        return None
+    figure = go.Figure()
+    for name in names:
+        points = [s for s in steps if name in s]
+        figure.add_scatter(x=[_x(s, steps_per_epoch) for s in points], y=[s[name] for s in points],
+                           name=STEP_TERMS[name], mode="lines", line=dict(width=1))
+    discriminator = "d_real" in names or "d_fake" in names
+    figure.update_layout(title="Discriminator outputs" if discriminator else "Loss terms", xaxis_title="epoch",
+                         **LAYOUT)
+    if discriminator:
+        figure.update_yaxes(range=[-0.02, 1.02])
+        return keep_span(figure)
+    return keep_span(figure, relative=LOSS_SPAN)
 
 
 def lr_figure(events: list[dict[str, Any]], steps_per_epoch: int) -> go.Figure:

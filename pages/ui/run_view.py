@@ -11,9 +11,11 @@ from core.errors import UserError
 from core.jobs.control import delete_run, prepare_resume, request_stop
 from core.jobs.queue_estimate import device_group, expected_duration, seconds_until_start
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord
+from core.tasks.generative import GENERATIVE_TASKS
 from core.train.eta import Estimate, format_duration, format_left
-from pages.ui.charts import loss_figure, lr_figure, metrics_figure, overlay_figure
+from pages.ui.charts import loss_figure, lr_figure, metrics_figure, overlay_figure, terms_figure
 from pages.ui.jobs import BEFORE_TRAINING, activity, job_runner, run_store
+from pages.ui.sample_grid import render_sample_grid
 
 POLL_S = 1.0
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
@@ -46,6 +48,17 @@ def _live(run_id: str, page_status: str) -> None:
     _progress(record)
     events = store.events(record)
     steps_per_epoch = record.steps_per_epoch or 1
+    if record.task in GENERATIVE_TASKS:  # the samples from a fixed noise batch, and the model's own step terms
+        grid_col, terms_col = st.columns(2)
+        with grid_col:
+            render_sample_grid(store.run_dir(record), record.id, store.config(record), record.workspace,
+                               live=record.status in ACTIVE)
+            if record.status not in ACTIVE and record.best_epoch:
+                st.page_link("pages/synthesize.py", label="Sample, judge and use this model on the Synthesize page",
+                             icon=":material/blur_on:")
+        terms = terms_figure(events, steps_per_epoch)
+        if terms is not None:
+            terms_col.plotly_chart(terms, width="stretch", key=f"terms-{run_id}")
     if events:
         loss, metrics, lr = st.columns(3)
         loss.plotly_chart(loss_figure(events, steps_per_epoch), width="stretch", key=f"loss-{run_id}")
