@@ -181,3 +181,14 @@ def test_a_one_class_run_through_the_job_executor_reports_anomaly_auc_per_class(
     assert report["anomaly"]["normal_class"] == "class0" and set(report["anomaly"]["per_class"]) == {"class1"}
     sampler, _ = load_sampler(record.id)
     assert sampler.kind == "autoencoder" and sampler.generate(2, seed=0).shape == (2, 1, 16, 16)
+
+
+def test_a_short_run_lowers_fd_on_medlab_features_from_its_untrained_start(monkeypatch):
+    """The same, judged as a real run is: on the features of the dataset's own trained classifier."""
+    from core.tasks.feature_net import feature_network
+
+    monkeypatch.setattr("core.tasks.generative.feature_network", feature_network)
+    task = built("vae", tiny_dataset(per_class=(40, 40)), epochs=6, lr=3e-3, loss="mse", beta=0.01)
+    untrained = task.evaluate("val")["val_fd"]
+    state = fit(task, LoopState(), [])
+    assert state.history[-1]["val_fd"] < 0.5 * untrained
