@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core.data.store import Dataset, DatasetInfo
+from core.data.store import DatasetInfo
 from core.errors import UserError
 from core.models.diffusion import BETA_SCHEDULE, SIZE_MULTIPLE, DiffusionSampler, build_unet, training_scheduler
 from core.tasks.base import SingleNetworkTask
@@ -102,10 +102,6 @@ class DiffusionTask(GenerativeTask, SingleNetworkTask):
     kinds = ("diffusion",)
     config_class = DiffusionConfig
     config: DiffusionConfig
-
-    @classmethod
-    def build(cls, config: DiffusionConfig, dataset: Dataset, workspace: str) -> DiffusionTask:
-        return cls(config, dataset, workspace)
 
     @staticmethod
     def check(config: DiffusionConfig, info: DatasetInfo) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core.data.store import Dataset, DatasetInfo
+from core.data.store import DatasetInfo
 from core.errors import UserError
 from core.models.gan import SUPPORTED_SIZES, Discriminator, GanSampler, Generator, gan_layout
 from core.synthesis.diffaugment import diff_augment, parse_policy
@@ -133,10 +133,6 @@ class GanTask(GenerativeTask):
     kinds = ("gan",)
     config_class = GanConfig
     config: GanConfig
-
-    @classmethod
-    def build(cls, config: GanConfig, dataset: Dataset, workspace: str) -> GanTask:
-        return cls(config, dataset, workspace)
 
     @staticmethod
     def check(config: GanConfig, info: DatasetInfo) -> str:

@@ -132,6 +132,11 @@ class GenerativeTask(Task):
         self.image_size = generative_image_size(config, dataset.info)
         self.channels = dataset.info.channels
 
+    @classmethod
+    def build(cls, config: GenerativeConfig, dataset: Dataset, workspace: str) -> GenerativeTask:
+        """The task; its data, networks and the dataset's feature network are loaded in `setup`."""
+        return cls(config, dataset, workspace)
+
     # --- data -------------------------------------------------------------------------------------------------
     def load_data(self, device: torch.device) -> None:
         """The train (only `train_class` when set), val and test splits as tensors at `image_size`, and the

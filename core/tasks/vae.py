@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data.store import Dataset, DatasetInfo
+from core.data.store import DatasetInfo
 from core.errors import UserError
 from core.models.autoencoder import (SIZE_MULTIPLE, AutoencoderSampler, ConvAutoencoder, anomaly_scores,
                                      kl_divergence)
@@ -105,10 +105,6 @@ class VaeTask(GenerativeTask, SingleNetworkTask):
     kinds = AUTOENCODER_TASKS
     config_class = VaeConfig
     config: VaeConfig
-
-    @classmethod
-    def build(cls, config: VaeConfig, dataset: Dataset, workspace: str) -> VaeTask:
-        return cls(config, dataset, workspace)
 
     @staticmethod
     def check(config: VaeConfig, info: DatasetInfo) -> str:

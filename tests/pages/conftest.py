@@ -20,3 +20,21 @@ def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def no_runs_left_behind():
+    """Runs a test queued are stopped before its MEDLAB_HOME goes away (the job runner would start them)."""
+    yield
+    from core.errors import UserError
+    from core.jobs.control import request_stop
+    from core.jobs.store import ACTIVE, RunStore
+    from tests.fixtures import wait_for
+
+    store = RunStore()
+    for record in store.list(statuses=ACTIVE):
+        try:
+            request_stop(store, record.id)
+        except UserError:  # it finished meanwhile
+            pass
+    wait_for(lambda: not store.list(statuses=ACTIVE), timeout=120)

@@ -5,27 +5,13 @@ import pytest
 
 from core.jobs.store import RunStore
 from core.tasks import recipe
-from tests.fixtures import blob_png, tiny_dataset, wait_for
+from tests.fixtures import blob_png, tiny_dataset
 from tests.pages.apptest import open_page, texts
 
 PAGE = "pages/train.py"
 
 
-@pytest.fixture(autouse=True)
-def no_runs_left_behind():
-    """Runs a test queued are stopped before its MEDLAB_HOME goes away (the job runner would start them)."""
-    yield
-    from core.errors import UserError
-    from core.jobs.control import request_stop
-    from core.jobs.store import ACTIVE, RunStore
-
-    store = RunStore()
-    for record in store.list(statuses=ACTIVE):
-        try:
-            request_stop(store, record.id)
-        except UserError:  # it finished meanwhile
-            pass
-    wait_for(lambda: not store.list(statuses=ACTIVE), timeout=120)
+pytestmark = pytest.mark.usefixtures("no_runs_left_behind")
 
 
 def test_gan_form_starts_a_run_with_the_recipe():

@@ -7,27 +7,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.fixtures import png_bytes, tiny_dataset, wait_for
+from tests.fixtures import png_bytes, tiny_dataset
 from tests.pages.apptest import open_page, rerun, texts
 
 PAGE = "pages/synthesize.py"
 
 
-@pytest.fixture(autouse=True)
-def no_runs_left_behind():
-    """Runs a test queued are stopped before its MEDLAB_HOME goes away (the job runner would start them)."""
-    yield
-    from core.errors import UserError
-    from core.jobs.control import request_stop
-    from core.jobs.store import ACTIVE, RunStore
-
-    store = RunStore()
-    for record in store.list(statuses=ACTIVE):
-        try:
-            request_stop(store, record.id)
-        except UserError:  # it finished meanwhile
-            pass
-    wait_for(lambda: not store.list(statuses=ACTIVE), timeout=120)
+pytestmark = pytest.mark.usefixtures("no_runs_left_behind")
 
 
 @pytest.fixture(scope="module")
