@@ -17,14 +17,16 @@ def imbalance_ratio(class_counts: dict[str, int]) -> float | None:
 
 
 def imbalance_advice(class_counts: dict[str, int]) -> str | None:
-    """A warning sentence when the training classes are imbalanced enough to matter, else None."""
+    """A warning sentence when the training classes present are imbalanced enough to matter, else None. Classes
+    with no training images are left out here (the import warns about them; a synthetic dataset of one class
+    has none of the others), so the ratio is never infinite."""
+    class_counts = {name: count for name, count in class_counts.items() if count > 0}
     ratio = imbalance_ratio(class_counts)
     if ratio is None or ratio < IMBALANCE_WARNING_RATIO:
         return None
     smallest = min(class_counts, key=class_counts.get)
     largest = max(class_counts, key=class_counts.get)
-    shown = "∞" if ratio == float("inf") else f"{ratio:.1f}"
-    return (f"The training classes are imbalanced: '{largest}' has {shown}× as many images as '{smallest}'. "
+    return (f"The training classes are imbalanced: '{largest}' has {ratio:.1f}× as many images as '{smallest}'. "
             "A model can then score well by favouring the large class; the Train page offers a class-weighted "
             "loss or a weighted sampler to compensate, and the Evaluate page reports balanced accuracy.")
 

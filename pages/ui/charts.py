@@ -67,9 +67,13 @@ def metrics_figure(events: list[dict[str, Any]]) -> go.Figure:
     _, epochs = split_events(events)
     figure = go.Figure()
     names = sorted({k for e in epochs for k in e if k.startswith("val_") and k != "val_loss"})
+    # A generative run's FD (tens to hundreds) gets its own axis on the right, so it does not flatten the
+    # probabilities and loss terms (0-1) drawn beside it.
+    own_axis = "val_fd" in names and len(names) > 1
     for name in names:
-        figure.add_scatter(x=[e["epoch"] for e in epochs if name in e], y=[e[name] for e in epochs if name in e],
-                           name=name.removeprefix("val_").replace("_", " "), mode="lines+markers")
+        if not (own_axis and name == "val_fd"):
+            figure.add_scatter(x=[e["epoch"] for e in epochs if name in e], y=[e[name] for e in epochs if name in e],
+                               name=name.removeprefix("val_").replace("_", " "), mode="lines+markers")
     figure.update_layout(title="Validation metrics", xaxis_title="epoch", **LAYOUT)
     if not names:  # before the first validation: a sentence, not an empty frame with made-up axes
         figure.update_xaxes(visible=False)
@@ -77,7 +81,13 @@ def metrics_figure(events: list[dict[str, Any]]) -> go.Figure:
         figure.add_annotation(text="shown after the first epoch's validation", showarrow=False,
                               xref="paper", yref="paper", x=0.5, y=0.5)
         return figure
-    return keep_span(figure, absolute=METRIC_SPAN, relative=0.1)
+    keep_span(figure, absolute=METRIC_SPAN, relative=0.1)
+    if own_axis:
+        figure.add_scatter(x=[e["epoch"] for e in epochs if "val_fd" in e], y=[e["val_fd"] for e in epochs if "val_fd" in e],
+                           name="FD (right axis)", mode="lines+markers", yaxis="y2", line={"dash": "dot"})
+        figure.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "FD on MedLab features",
+                                     "showgrid": False, "rangemode": "tozero"})
+    return figure
 
 
 # step metrics beyond the loss (core.train.callbacks.MetricsRecorder records whatever a train_step returns)

@@ -47,6 +47,8 @@ HELP = {
     "ema_decay": "Decay of the moving average of the generator's weights (closer to 1: smoother, slower).",
     "beta1": "Adam's first-moment decay for both networks (0 is usual for GANs).",
     "beta2": "Adam's second-moment decay for both networks.",
+    "diffaugment": "Differentiable augmentation of real and fake images (Zhao et al. 2020; comma-separated: "
+                   "translation, color, cutout): keeps the discriminator from memorising a small dataset.",
     "diffaug": "Differentiable augmentation of real and fake images (Zhao et al. 2020): keeps the "
                "discriminator from memorising a small dataset.",
     "diff_augment": "Differentiable augmentation of real and fake images (Zhao et al. 2020): keeps the "
@@ -58,6 +60,10 @@ HELP = {
     "train_timesteps": "Noise steps of the diffusion process during training.",
     "ddim_steps": "Denoising steps when sampling with DDIM: fewer are faster, more are finer.",
     "sample_steps": "Denoising steps when sampling: fewer are faster, more are finer.",
+    "aux_weight": "Weight of an auxiliary classifier in the discriminator (AC-GAN, Odena et al. 2017) that "
+                  "pushes each generated image to look like its class; 0 = projection only.",
+    "val_samples": "Generated images per validation FD after each epoch (more: steadier, slower).",
+    "report_samples": "Generated images judged against the real test split in the final report.",
     "val_samples": "Images generated to measure the validation FD after each epoch (more: steadier, slower).",
     "max_steps_per_epoch": "An epoch stops after this many batches, so a big dataset does not make it huge.",
     "truncation": "Truncation of the noise when sampling (below 1: more typical, less varied images).",
@@ -104,8 +110,10 @@ def render_generative_form(workspace: str, info: DatasetInfo, family: str) -> st
     except UserError as error:
         st.error(error.message)
         return None
-    st.caption(f"Task: **{TASK_TEXT[task]}**, learned from {info.split_counts.get('train', 0):,} training images "
-               f"of **{info.name}** ({info.size} px). {SAMPLE_NOTE}")
+    one_class = st.session_state.get(key + "train_class") or ""
+    count = info.class_counts.get("train", {}).get(one_class, 0) if one_class else info.split_counts.get("train", 0)
+    st.caption(f"Task: **{TASK_TEXT[task]}**, learned from {count:,} training images of **{info.name}**"
+               + (f" (class '{one_class}' only)" if one_class else "") + f" ({info.size} px). {SAMPLE_NOTE}")
     st.button("Reset to the recommended recipe", on_click=reset, args=(key, task, info, overrides), key=key + "reset")
     values = recipe(task, info.id).as_dict()
     model_col, data_col, own_col = st.columns(3)
@@ -137,7 +145,7 @@ def render_generative_form(workspace: str, info: DatasetInfo, family: str) -> st
         st.number_input("Learning rate" + (" (generator)" if task == "gan" else ""), 1e-6, 10.0, key=key + "lr",
                         format="%.5f", step=1e-4)
     with own_col:
-        st.markdown(f"**{'GAN' if task == 'gan' else task.capitalize()} settings**")
+        st.markdown(f"**{ {'gan': 'GAN', 'vae': 'VAE'}.get(task, task.capitalize()) } settings**")
         for name, value in values.items():
             if name not in SHOWN_ELSEWHERE and name not in KEPT:
                 _field(key, name, value, CHOICES.get((task, name)), TASK_HELP.get((task, name), HELP.get(name)),
@@ -181,10 +189,18 @@ def _size_override(task: str, info: DatasetInfo) -> dict[str, Any]:
     return {"image_size": min(sizes, key=lambda s: (abs(s - info.size), -s))}
 
 
+LABELS = {"lr_d": "Learning rate (discriminator)", "lr_g": "Learning rate (generator)", "beta1": "Adam β1",
+          "beta2": "Adam β2", "ema_decay": "EMA decay", "aux_weight": "Auxiliary classifier weight",
+          "diffaugment": "DiffAugment policy", "val_samples": "Samples per validation FD",
+          "report_samples": "Samples in the final report", "latent_dim": "Latent dimensions", "beta": "β (KL weight)",
+          "loss": "Loss", "sample_steps": "DDIM steps", "base_channels": "Base channels",
+          "layers_per_block": "Layers per UNet block", "max_steps_per_epoch": "Steps per epoch (at most)"}
+
+
 def _field(key: str, name: str, value: Any, choices: tuple[str, ...] | None, help_text: str | None,
            disabled: bool = False) -> None:
     """A widget for one of the task's own config keys, by the type of its recipe value."""
-    label = name.replace("_", " ").capitalize()
+    label = LABELS.get(name, name.replace("_", " ").capitalize())
     common = dict(key=key + name, help=help_text, disabled=disabled)
     if choices:
         st.selectbox(label, choices, **common)

@@ -171,7 +171,9 @@ def _upload(sampler: Any, spec: dict, train_class: str) -> None:
     cols[0].image(display_image(original, 160), caption=f"{upload.name} as the model sees it", width=160)
     cols[1].image(display_image(rebuilt, 160), caption="reconstruction", width=160)
     cols[2].image(_overlay(original, heat / max(float(heat.max()), 1e-6)), caption="anomaly heat map", width=160)
-    st.caption(f"Reconstruction error {score:.4f} (mean squared, images in [0, 1])"
+    st.caption(f"Anomaly score {score:.4f}: the mean of the most anomalous 1% of the smoothed absolute "
+               "reconstruction error (images in [0, 1]), as the test images are scored; the heat map is scaled to "
+               "this image's own maximum"
                + (f"; a model trained on '{train_class}' reconstructs images unlike it worse." if train_class else "."))
 
 

@@ -16,8 +16,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "fd": ("FD on MedLab features", "Fréchet distance between generated and real test images on the features of a "
            "classifier trained on this dataset (Heusel et al. 2017; not FID, which uses ImageNet Inception).",
            "lower"),
-    "kid": ("KID", "Kernel inception distance on the same features (Bińkowski et al. 2018): like FD, but unbiased "
-            "for small sets.", "lower"),
+    "kid": ("KID", "Kernel distance (the KID of Bińkowski et al. 2018, here on MedLab features, not Inception): "
+            "like FD, but unbiased for small sets.", "lower"),
     "precision": ("Precision", "Share of generated images that fall among the real ones: how realistic "
                   "(Kynkäänniemi et al. 2019).", "higher"),
     "recall": ("Recall", "Share of real images that the generated ones cover: how varied (Kynkäänniemi et al. "
@@ -38,17 +38,22 @@ PAIRS_SHOWN = 8
 def quality_table(report: dict[str, Any]) -> pd.DataFrame:
     """One row per figure in the report: name, value, which way is better, what it means."""
     quality = report.get("quality") or {}
+    baseline = report.get("real_baseline") or {}
     rows = []
     for key, (name, meaning, better) in METRICS.items():
+        real = baseline.get(key)
+        reference = "-" if real is None else f"{real:.4g}"
         value = quality.get(key)
         if value is None:  # too few images for it, or no feature network: said in the warnings
-            rows.append({"figure": name, "value": "not measured", "better": better, "meaning": meaning})
+            rows.append({"figure": name, "value": "not measured", "real vs real": reference, "better": better,
+                         "meaning": meaning})
             continue
         shown = f"{value:.4g}"
         if key == "kid" and quality.get("kid_std") is not None:
             shown += f" ± {quality['kid_std']:.2g}"
-        rows.append({"figure": name, "value": shown, "better": better, "meaning": meaning})
-    return pd.DataFrame(rows, columns=["figure", "value", "better", "meaning"])
+        rows.append({"figure": name, "value": shown, "real vs real": reference, "better": better,
+                     "meaning": meaning})
+    return pd.DataFrame(rows, columns=["figure", "value", "real vs real", "better", "meaning"])
 
 
 def render_quality(folder: Path, status: str) -> None:
@@ -62,8 +67,11 @@ def render_quality(folder: Path, status: str) -> None:
     accuracy = report.get("feature_accuracy")
     st.caption(f"{n_samples or 0:,} generated images against {n_test or 0:,} real test images, never seen in "
                "training, computed on this machine without downloaded weights."
-               + (f" The feature classifier reaches {accuracy:.1%} on the real test split: the better it knows the "
-                  "classes, the more its features tell." if accuracy is not None else ""))
+               + (f" The features come from a small CNN that MedLab trained on this dataset's labels (once, cached); "
+                  f"it reaches {accuracy:.1%} on the real test split: the better it knows the classes, the more its "
+                  "features tell." if accuracy is not None else "")
+               + (" The 'real vs real' column is the same figure for real training images in place of the generated "
+                  "ones: the best a model could hope for on this test split." if report.get("real_baseline") else ""))
     table = quality_table(report)
     if not table.empty:
         st.table(table.set_index("figure"))  # a table, not a grid: the meanings wrap

@@ -33,7 +33,7 @@ def render_use(workspace: str, record: RunRecord) -> None:
     class_col, boost_col, tstr_col = st.columns(3)
     chosen = class_col.selectbox("Class to add synthetic images of", [RAREST, *classes], key="use-class",
                                  format_func=lambda c: "the rarest class" if c == RAREST else c)
-    boost = boost_col.number_input("Synthetic images of it (0: enough to match the largest class)", 0, 10_000, 0,
+    boost = boost_col.number_input("Synthetic images of it (0: enough to match the largest class, and at least as many as it has)", 0, 10_000, 0,
                                    key="use-boost-n")
     per_class = tstr_col.number_input("Synthetic images per class for TSTR (0: as many as the real training set)",
                                       0, 10_000, 0, key="use-per-class", disabled=not spec.get("classes"))

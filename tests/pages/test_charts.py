@@ -63,3 +63,16 @@ def test_validation_chart_before_any_validation_says_so_instead_of_empty_axes():
     figure = metrics_figure([{"kind": "step", "global_step": 1, "loss": 1.0, "lr": 0.001}])
     assert not figure.data and figure.layout.annotations[0].text == "shown after the first epoch's validation"
     assert figure.layout.xaxis.visible is False and figure.layout.yaxis.visible is False
+
+
+def test_a_generative_run_s_fd_has_its_own_axis_beside_its_probabilities() -> None:
+    from pages.ui.charts import metrics_figure
+
+    events = [{"kind": "epoch", "epoch": e, "val_fd": 300.0 / e, "val_d_real": 0.6, "val_d_fake": 0.4}
+              for e in (1, 2, 3)]
+    figure = metrics_figure(events)
+    on_right = [trace.name for trace in figure.data if trace.yaxis == "y2"]
+    assert on_right == ["FD (right axis)"]
+    assert max(figure.layout.yaxis.range or (1.0,)) < 5  # the 0-1 terms are not flattened by FD's hundreds
+    only_fd = metrics_figure([{"kind": "epoch", "epoch": 1, "val_fd": 50.0}])
+    assert [trace.yaxis for trace in only_fd.data] in (["y"], [None])
