@@ -57,11 +57,11 @@ def test_a_short_gan_shows_its_samples_evolve_and_its_samples_download_as_synthe
     expect(tasks).to_have_count(1, timeout=30_000)  # a rerun's leftover elements are gone
     tasks.get_by_text("GAN", exact=True).click()
     wait_idle(page)
-    expect(page.get_by_role("spinbutton", name="Lr d", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("spinbutton", name="Learning rate (discriminator)", exact=True)).to_be_visible(timeout=60_000)
     # the classification form's fields stay on the page, faded, until that rerun has finished
     expect(page.get_by_text("Class imbalance remedy")).to_have_count(0, timeout=60_000)
     expect(page.get_by_role("spinbutton", name="Epochs", exact=True)).to_have_count(1)
-    for label, value in (("Epochs", "4"), ("Max steps per epoch", "4"), ("Val samples", "16")):
+    for label, value in (("Epochs", "4"), ("Steps per epoch (at most)", "4"), ("Samples per validation FD", "16")):
         field = page.get_by_role("spinbutton", name=label, exact=True)
         field.fill(value)
         field.press("Enter")
@@ -71,9 +71,11 @@ def test_a_short_gan_shows_its_samples_evolve_and_its_samples_download_as_synthe
     expect(page.get_by_text(re.compile(r"· (running|completed)")).first).to_be_visible(timeout=120_000)
 
     # the grid as it was when seen (a rerun may replace the element between two reads)
-    first = page.wait_for_function(GRID, timeout=180_000).json_value()
+    # generous limits: the first grid follows the worker's start and the feature network's training (once per
+    # dataset), which take minutes on a loaded 2-core machine
+    first = page.wait_for_function(GRID, timeout=600_000).json_value()
     later = page.wait_for_function(f"() => {{ const g = ({GRID})(); return g && g.epoch > {first['epoch']} && g; }}",
-                                   timeout=180_000).json_value()
+                                   timeout=600_000).json_value()
     assert later["src"] != first["src"]
     assert grid_bytes(page, later["src"]) != grid_bytes(page, first["src"])  # the samples changed, not only the URL
     ARTIFACTS.mkdir(exist_ok=True)

@@ -16,10 +16,11 @@ def test_home_and_sidebar():
     assert "CPU" in sidebar and "built-in datasets" in sidebar and "0 runs" in sidebar
 
 
-def test_synthesize_says_it_comes_later():
+def test_synthesize_without_generative_runs_says_how_to_get_one():
     at = open_page("pages/synthesize.py")
     assert at.title[0].value == "Synthesize"
-    assert "coming in a later version" in texts(at)
+    assert "python -m core train --config gan.json" in texts(at)
+    assert any(button.label == "Train a GAN" for button in at.button)
 
 
 def test_typing_a_workspace_switches_the_status_line():
