@@ -136,7 +136,7 @@ def synthesize(page: Page, url: str) -> None:
     page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
     page.get_by_role("option", name=re.compile("Chest phantom 28 px")).click()
     settle(page)
-    expect(page.get_by_role("spinbutton", name="Lr d", exact=True)).to_be_visible()
+    expect(page.get_by_role("spinbutton", name="Learning rate (discriminator)", exact=True)).to_be_visible()
     expect(page.get_by_text("Class imbalance remedy")).to_have_count(0)  # the classification form has gone
     epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill(str(GAN_EPOCHS))
