@@ -42,7 +42,7 @@ def quality_table(report: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for key, (name, meaning, better) in METRICS.items():
         real = baseline.get(key)
-        reference = "-" if real is None else f"{real:.4g}"
+        reference = "n/a" if real is None else f"{real:.4g}"  # not "-": a table cell renders it as a bullet
         value = quality.get(key)
         if value is None:  # too few images for it, or no feature network: said in the warnings
             rows.append({"figure": name, "value": "not measured", "real vs real": reference, "better": better,
