@@ -74,10 +74,12 @@ def test_a_short_gan_shows_its_samples_evolve_and_its_samples_download_as_synthe
     # generous limits: the first grid follows the worker's start and the feature network's training (once per
     # dataset), which take minutes on a loaded 2-core machine
     first = page.wait_for_function(GRID, timeout=600_000).json_value()
+    first_bytes = grid_bytes(page, first["src"])  # at once: Streamlit drops an old media URL after later reruns
     later = page.wait_for_function(f"() => {{ const g = ({GRID})(); return g && g.epoch > {first['epoch']} && g; }}",
                                    timeout=600_000).json_value()
+    later_bytes = grid_bytes(page, later["src"])
     assert later["src"] != first["src"]
-    assert grid_bytes(page, later["src"]) != grid_bytes(page, first["src"])  # the samples changed, not only the URL
+    assert later_bytes != first_bytes  # the samples changed, not only the URL
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "synthesize-train-live.png"), full_page=True)
 
