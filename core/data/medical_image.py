@@ -58,7 +58,7 @@ class MedicalImage:
     """
 
     name: str                         # sanitised file name
-    format: str                       # "png" | "jpeg" | "tiff" | "bmp" | "dicom" | "nifti"
+    format: str                       # "png" | "jpeg" | "tiff" | "bmp" | "dicom" | "nifti" | "video" | "frames"
     frames: np.ndarray
     is_color: bool
     bits: int                         # bits stored per sample (8, 12, 16, ...)
@@ -76,6 +76,7 @@ class MedicalImage:
     warnings: list[str] = field(default_factory=list)
     frame_vois: list[FrameVOI] = field(default_factory=list)  # DICOM: the file's own VOI per frame (empty: use file_windows)
     padding: Any = None               # bool (F, H, W): True where Pixel Padding Value/Range marks no image data
+    frame_time_ms: float | None = None  # time between frames of a sequence (cine, video) when the file says
 
     def image_values(self) -> np.ndarray:
         """Every value that is image data (padding left out), flattened: what automatic windows look at."""

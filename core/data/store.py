@@ -2,9 +2,10 @@
 
     <dataset folder>/
         dataset.json    DatasetInfo: name, task, classes, size, channels, counts, source, preprocessing, skipped
-        items.csv       one row per image: name, file, label, split, group, original size, synthetic (True for
-                        images a generative model made; they are only ever in the train split)
-        images.npy      uint8 or uint16 (N, H, W, C), read memory-mapped
+        items.csv       one row per image (or clip): name, file, label, split, group, original size, synthetic
+                        (True for images a generative model made; they are only ever in the train split)
+        images.npy      uint8 or uint16 (N, H, W, C), read memory-mapped; a sequence dataset (info.frames = T > 0)
+                        holds clips, (N, T, H, W, C), every clip resampled to T frames by its frame policy
         labels.npy      int64 (N,) class index (-1 unlabelled), or uint8 (N, K) multi-hot
         files/          the de-identified originals (DICOM, PNG, ...) for the viewer, when there were any
 
@@ -59,6 +60,12 @@ class DatasetInfo:
     description: str = ""
     created: str = ""
     builtin: bool = False
+    frames: int = 0                   # 0: a dataset of images; T > 0: a dataset of clips of T frames each
+    frame_time_ms: float | None = None  # a sequence dataset's time between stored frames, when the files said
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.frames > 0
 
     def public_dict(self) -> dict:
         """The JSON summary for listings (the CLI's `datasets --json`)."""
@@ -66,6 +73,7 @@ class DatasetInfo:
             "id": self.id, "name": self.name, "task": self.task, "classes": self.classes,
             "counts": self.split_counts, "class_counts": self.class_counts, "images": self.num_images,
             "size": self.size, "channels": self.channels, "source": self.source, "builtin": self.builtin,
+            "frames": self.frames, "frame_time_ms": self.frame_time_ms,
         }
 
 
@@ -112,7 +120,7 @@ class Dataset:
         return self.path / "files" / name if name else None
 
     def unit_images(self, indices: np.ndarray | None = None) -> np.ndarray:
-        """Images as float32 in [0, 1], (N, H, W, C)."""
+        """Images as float32 in [0, 1], (N, H, W, C) (clips: (N, T, H, W, C))."""
         images = self.images if indices is None else self.images[indices]
         return images.astype(np.float32) / np.iinfo(images.dtype).max
 
@@ -188,8 +196,12 @@ def write_dataset(
 
     `items` may carry a boolean "synthetic" column (absent: every item is real). A synthetic item outside the
     train split is a programming error (ValueError): synthetic images never validate or test a model."""
-    if images.ndim != 4 or images.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"images must be uint8/uint16 (N, H, W, C), got {images.dtype} {images.shape}")
+    dims = 5 if info.frames else 4
+    if images.ndim != dims or images.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"images must be uint8/uint16 {'(N, T, H, W, C)' if info.frames else '(N, H, W, C)'}, "
+                         f"got {images.dtype} {images.shape}")
+    if info.frames and images.shape[1] != info.frames:
+        raise ValueError(f"clips hold {images.shape[1]} frames but info.frames is {info.frames}")
     if not (len(images) == len(labels) == len(items) == info.num_images):
         raise ValueError("images, labels, items and info.num_images disagree")
     items = items.copy()
