@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core.cli.output import print_json
+from core.data.frame_policy import DEFAULT_FRAMES, FRAME_POLICIES, FRAMES_RANGE, MAX_STRIDE, FramePolicy
 from core.data.preprocess import INTENSITY_POLICIES, RESIZE_POLICIES, Preprocessing
 from core.errors import UserError
 
@@ -20,7 +21,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     datasets.set_defaults(handler=run_datasets)
 
     imp = commands.add_parser("import", parents=[common],
-                              help="import a folder, ZIP, DICOM/NIfTI/image files or a MedMNIST .npz")
+                              help="import a folder, ZIP, DICOM/NIfTI/image/video files or a MedMNIST .npz")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     imp.add_argument("--name", help="dataset name (default: the file or folder name)")
     imp.add_argument("--labels", type=Path, metavar="CSV", help="CSV of filename,label (several labels: a|b)")
@@ -42,6 +43,15 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                           "full_range; --size is the patch size)")
     imp.add_argument("--window", default="default", help="greyscale window: default, a preset, or C,W")
     imp.add_argument("--seed", type=int, default=0, help="seed of the train/val/test split")
+    imp.add_argument("--sequences", action="store_true", help="import sequences (multi-frame DICOM, DICOM series, "
+                     "4D NIfTI, MP4/AVI videos, folders of numbered frames): one clip per sequence")
+    imp.add_argument("--frames", metavar="T", help=f"with --sequences: frames per clip, {FRAMES_RANGE[0]} to "
+                     f"{FRAMES_RANGE[1]} (default {DEFAULT_FRAMES})")
+    imp.add_argument("--frame-policy", metavar="POLICY", help="with --sequences: uniform (default; T frames spread "
+                     "over the whole sequence), cycle (over the first full cycle, found from the frames) or stride "
+                     "(every S-th frame from the first, as EchoNet-Dynamic)")
+    imp.add_argument("--stride", metavar="S", help=f"with --frame-policy stride: keep every S-th frame, 1 to "
+                     f"{MAX_STRIDE} (default 2)")
     imp.add_argument("--json", action="store_true", help="print a JSON summary")
     imp.set_defaults(handler=run_import)
 
@@ -71,6 +81,7 @@ def run_import(args: argparse.Namespace) -> int:
     from core.data.importer import NothingImported, import_paths
 
     prep = _preprocessing(args)
+    policy = _frame_policy(args)
     if args.labels and not args.labels.is_file():
         raise UserError(f"The labels file {args.labels} does not exist.")
 
@@ -81,7 +92,7 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         summary = import_paths(args.workspace, args.paths, args.name, prep, args.labels, args.label_column,
                                args.seed, progress, file_column=args.file_column,
-                               patient_column=args.patient_column)
+                               patient_column=args.patient_column, frame_policy=policy)
     except NothingImported as error:
         if args.json:  # the reasons still matter to a script
             print_json({"dataset_id": None, "images": 0, "skipped": [s.as_dict() for s in error.skipped]})
@@ -91,14 +102,19 @@ def run_import(args: argparse.Namespace) -> int:
         return 0
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    print(f"Imported {summary.images} images from {summary.files} files as '{summary.dataset_id}' "
+    if summary.frames:
+        timing = f", {summary.frame_time_ms:.3g} ms apart" if summary.frame_time_ms else ""
+        what = f"{summary.images} clip{'s' * (summary.images != 1)} of {summary.frames} frames{timing}"
+    else:
+        what = f"{summary.images} images"
+    print(f"Imported {what} from {summary.files} files as '{summary.dataset_id}' "
           f"({summary.task}; classes: {', '.join(summary.classes) or 'none'}).")
     patients = summary.patients_per_split
     for split, count in summary.counts.items():
         grouped = f" images, {patients[split]} patient{'s' * (patients[split] != 1)}" if split in patients else ""
         print(f"  {split:5} {count}{grouped}")
     print(f"  patients grouped by {summary.grouped_by}" if summary.grouped_by else "  patients not grouped")
-    for line in summary.preprocessing[:3]:  # size, channels, intensity: what the arrays hold
+    for line in summary.preprocessing[:4 if summary.frames else 3]:  # (frames,) size, channels, intensity
         print(f"  {line}")
     for warning in summary.warnings:
         print(f"  warning: {warning}")
@@ -122,6 +138,39 @@ def _preprocessing(args: argparse.Namespace) -> Preprocessing:
                          intensity=intensity)
 
 
+def _frame_policy(args: argparse.Namespace) -> FramePolicy | None:
+    """The frame policy of `--sequences` (None for an import of images); UserError naming the flag otherwise."""
+    given = [flag for flag, value in (("--frames", args.frames), ("--frame-policy", args.frame_policy),
+                                      ("--stride", args.stride)) if value is not None]
+    if not args.sequences:
+        if given:
+            raise UserError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to sequences: add "
+                            "--sequences.")
+        return None
+    if args.purpose == "restoration":
+        raise UserError("--sequences imports clips for sequence classification; it does not go with --for restoration.")
+    mode = (args.frame_policy or "uniform").strip().lower()
+    if mode not in FRAME_POLICIES:
+        raise UserError(f"--frame-policy must be one of {', '.join(FRAME_POLICIES)}, not '{args.frame_policy}'.")
+    if args.stride is not None and mode != "stride":
+        raise UserError("--stride applies only with --frame-policy stride.")
+    frames = _whole_flag("--frames", args.frames, DEFAULT_FRAMES, FRAMES_RANGE)
+    stride = _whole_flag("--stride", args.stride, 2 if mode == "stride" else 1, (1, MAX_STRIDE))
+    return FramePolicy(mode, frames, stride)
+
+
+def _whole_flag(flag: str, value: str | None, default: int, bounds: tuple[int, int]) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise UserError(f"{flag} must be a whole number from {bounds[0]} to {bounds[1]}, not '{value}'.") from None
+    if not bounds[0] <= number <= bounds[1]:
+        raise UserError(f"{flag} must be a whole number from {bounds[0]} to {bounds[1]}, not {number}.")
+    return number
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     from core.data.readers import read_medical_image
     from core.data.windowing import frame_window, render_8bit, resolve_window
@@ -137,7 +186,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         _write_png(render_8bit(image, frame, None if image.is_color and not args.window else window), args.png)
     result = {
         "file": args.file.name, "format": image.format, "shape": list(image.frames.shape),
-        "frames": image.frame_count, "frame": frame, "modality": image.modality, "photometric": image.photometric,
+        "frames": image.frame_count, "frame": frame, "frame_time_ms": image.frame_time_ms,
+        "modality": image.modality, "photometric": image.photometric,
         "color": image.is_color, "bits": image.bits, "window": window.as_dict(),
         "file_windows": [w.as_dict() for w in image.file_windows],
         "frame_window": None if image.is_color else frame_window(image, frame, window).as_dict(),  # as this frame gets it

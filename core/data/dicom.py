@@ -147,6 +147,64 @@ def _spacing(ds: Dataset) -> tuple[float, float] | None:
     return (row, col) if row > 0 and col > 0 else None
 
 
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _positive(value: object) -> float | None:
+    number = _finite(value)
+    return number if number is not None and number > 0 else None
+
+
+def trigger_time_ms(ds: Dataset) -> float | None:
+    """Trigger Time (0018,1060): ms from the R wave to this image (cine MR), or None when absent."""
+    return _finite(ds.get("TriggerTime"))
+
+
+def series_frame_time_ms(trigger_times: list[float | None]) -> float | None:
+    """The time between the images of a series in frame order, from their Trigger Times: the median of the
+    positive steps, or None when fewer than two images carry one."""
+    known = np.array([t for t in trigger_times if t is not None], dtype=float)
+    steps = np.diff(known)
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if steps.size else None
+
+
+def frame_time_ms(ds: Dataset) -> float | None:
+    """Milliseconds between the frames of a multi-frame object (PS3.3 C.7.6.5 Cine Module, C.7.6.16 enhanced).
+
+    Frame Time (0018,1063); else the mean of Frame Time Vector (0018,1065) after its first entry (the time
+    from the previous frame, 0 for the first); else the steps of the per-frame Nominal Cardiac Trigger Delay
+    Time (enhanced MR cine); else 1000 / Cine Rate (0018,0040) or Recommended Display Frame Rate (0008,2144).
+    None when the file gives none of them.
+    """
+    found = _positive(ds.get("FrameTime"))
+    if found:
+        return found
+    vector = [_positive(v) for v in values(ds.get("FrameTimeVector"))[1:]] if "FrameTimeVector" in ds else []
+    if vector and all(vector):
+        return float(np.mean(vector))
+    items = ds.get("PerFrameFunctionalGroupsSequence")
+    if items and len(items) > 1:
+        delays = []
+        for frame in range(len(items)):
+            cardiac = functional(ds, frame, "CardiacSynchronizationSequence")
+            delay = cardiac.get("NominalCardiacTriggerDelayTime") if cardiac is not None else None
+            delays.append(_finite(delay))
+        found = series_frame_time_ms(delays) if all(d is not None for d in delays) else None
+        if found:
+            return found
+    for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
+        rate = _positive(ds.get(keyword))
+        if rate:
+            return 1000.0 / rate
+    return None
+
+
 def read_dicom(data: bytes, name: str, deidentifier: Deidentifier) -> MedicalImage:
     """Read a DICOM file: de-identify the header, then decode every frame into a MedicalImage."""
     if not data:
@@ -221,4 +279,5 @@ def read_dicom(data: bytes, name: str, deidentifier: Deidentifier) -> MedicalIma
         warnings=notes,
         frame_vois=vois,
         padding=padding,
+        frame_time_ms=frame_time_ms(ds) if frames.shape[0] > 1 else None,
     )

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +19,14 @@ import pandas as pd
 import pydicom
 
 from core.data.deid import Deidentifier
+from core.data.frame_policy import FramePolicy
+from core.data.import_summary import ImportSummary, NothingImported, Progress, missing_class_warnings, unique_path
 from core.data.labels import Labels, labels_from_csv, labels_from_folders
 from core.data.medical_image import MedicalImage
 from core.data.medmnist import fetch_medmnist, is_medmnist_npz, store_medmnist_npz
 from core.data.native import data_range, native_patches
 from core.data.preprocess import Preprocessing, frame_to_unit, frame_to_unit_square, match_channels, to_storage
-from core.data.readers import read_medical_image, sanitize_filename
+from core.data.readers import read_medical_image
 from core.data.sources import Skipped, SourceFile, expand_uploads, path_sources
 from core.data.splits import SPLITS, assign_splits, stratum_of
 from core.data.store import SYNTHETIC_COLUMN, DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
@@ -34,36 +35,10 @@ from core.errors import UserError
 from core.settings import workspace_secret
 from core.text import counted
 
-Progress = Callable[[float, str], None]
-
-
-class NothingImported(UserError):
-    """No file could be used; `skipped` says why for each."""
-
-    def __init__(self, message: str, skipped: list[Skipped]) -> None:
-        super().__init__(message)
-        self.skipped = skipped
-
-
-@dataclass
-class ImportSummary:
-    dataset_id: str
-    name: str
-    task: str
-    images: int
-    files: int
-    classes: list[str]
-    counts: dict[str, int]
-    class_counts: dict[str, dict[str, int]]
-    skipped: list[dict]
-    preprocessing: list[str]
-    warnings: list[str] = field(default_factory=list)
-    grouped_by: str | None = None  # what kept a patient's images in one split: "CSV column 'Patient ID'", ...
-    patients_per_split: dict[str, int] = field(default_factory=dict)  # split -> patients ({} when ungrouped)
-    synthetic: int = 0  # images from files marked synthetic by MedLab (all put in the train split)
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
+# ImportSummary, NothingImported, Progress and missing_class_warnings live in core.data.import_summary (shared with
+# the sequence importer) and are imported from here as before.
+__all__ = ["ImportSummary", "NothingImported", "Progress", "import_medmnist", "import_paths", "import_sources",
+           "import_uploads", "missing_class_warnings", "suggested_name"]
 
 
 @dataclass
@@ -79,16 +54,23 @@ class _Decoded:
 def import_paths(workspace: str, paths: list[Path], name: str | None = None, prep: Preprocessing | None = None,
                  labels_csv: Path | None = None, label_column: str | None = None, seed: int = 0,
                  progress: Progress | None = None, *, file_column: str | None = None,
-                 patient_column: str | None = None) -> ImportSummary:
+                 patient_column: str | None = None, frame_policy: FramePolicy | None = None) -> ImportSummary:
     """Command-line import of folders, ZIPs and single files (DICOM, NIfTI, images, a MedMNIST .npz).
 
-    The column arguments name the labels CSV's columns (see `core.data.labels.labels_from_csv`).
+    The column arguments name the labels CSV's columns (see `core.data.labels.labels_from_csv`). With
+    `frame_policy` the files are imported as sequences (core.data.sequence_import), one clip per sequence.
     """
-    if len(paths) == 1 and is_medmnist_npz(paths[0]):
+    if frame_policy is None and len(paths) == 1 and is_medmnist_npz(paths[0]):
         return _medmnist_summary(store_medmnist_npz(workspace, paths[0], name=name))
     sources, skipped = path_sources(paths)
     csv = (labels_csv.name, labels_csv.read_bytes()) if labels_csv else None
     name = name or suggested_name([path.name for path in paths])
+    if frame_policy is not None:
+        from core.data.sequence_import import import_sequence_sources
+
+        return import_sequence_sources(workspace, sources, skipped, name, prep or Preprocessing(), frame_policy, csv,
+                                       label_column, seed, progress, file_column=file_column,
+                                       patient_column=patient_column)
     return import_sources(workspace, sources, skipped, name, prep or Preprocessing(), csv, label_column, seed,
                           progress, file_column=file_column, patient_column=patient_column)
 
@@ -143,11 +125,18 @@ def _medmnist_summary(info: DatasetInfo) -> ImportSummary:
 def import_uploads(workspace: str, uploads: list[tuple[str, bytes]], name: str, prep: Preprocessing,
                    labels_csv: tuple[str, bytes] | None = None, label_column: str | None = None, seed: int = 0,
                    progress: Progress | None = None, *, file_column: str | None = None,
-                   patient_column: str | None = None) -> ImportSummary:
-    """Browser uploads: files, ZIPs of class folders or a folder upload, optionally with a labels CSV."""
+                   patient_column: str | None = None, frame_policy: FramePolicy | None = None) -> ImportSummary:
+    """Browser uploads: files, ZIPs of class folders or a folder upload, optionally with a labels CSV.
+    With `frame_policy` they are imported as sequences (core.data.sequence_import)."""
     if not uploads:
         raise UserError("Choose at least one file to import.")
     sources, skipped = expand_uploads(uploads)
+    if frame_policy is not None:
+        from core.data.sequence_import import import_sequence_sources
+
+        return import_sequence_sources(workspace, sources, skipped, name, prep, frame_policy, labels_csv,
+                                       label_column, seed, progress, file_column=file_column,
+                                       patient_column=patient_column)
     return import_sources(workspace, sources, skipped, name, prep, labels_csv, label_column, seed, progress,
                           file_column=file_column, patient_column=patient_column)
 
@@ -354,28 +343,4 @@ def _original_bytes(item: _Decoded) -> bytes:
     return item.source.read()
 
 
-def _unique_path(path: str, used: set[str]) -> str:
-    """A sanitised relative path (folders kept) that no other file of this import has."""
-    parts = [sanitize_filename(part) for part in path.split("/") if part not in ("", ".")]
-    candidate = "/".join(parts)
-    stem, ext = posixpath.splitext(candidate)
-    number = 2
-    while candidate in used:
-        candidate, number = f"{stem}_{number}{ext}", number + 1
-    used.add(candidate)
-    return candidate
-
-
-def missing_class_warnings(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int]) -> list[str]:
-    """A sentence for each non-empty validation or test split that holds no image of a class (no positive of a
-    label): the model cannot be checked on that class there, e.g. its sensitivity cannot be measured."""
-    warnings = []
-    for split, what in (("val", "validation"), ("test", "test")):
-        absent = [name for name, count in class_counts.get(split, {}).items() if count == 0]
-        if absent and split_counts.get(split, 0) > 0:
-            listed = ", ".join(f"'{name}'" for name in absent)
-            warnings.append(f"The {what} split holds no image of {listed}, so the model cannot be "
-                            f"{'evaluated' if split == 'test' else 'validated'} on "
-                            f"{'that class' if len(absent) == 1 else 'those classes'}; import more images of "
-                            f"{'it' if len(absent) == 1 else 'them'}.")
-    return warnings
+_unique_path = unique_path

@@ -14,22 +14,24 @@ from core.data.dicom import looks_like_dicom, not_dicom_error, read_dicom
 from core.data.medical_image import MedicalImage
 from core.data.nifti import nifti_kind, read_nifti
 from core.data.raster import KIND_NAMES, raster_kind, read_raster
+from core.data.video import looks_like_video, read_video
 from core.errors import UserError
 
 SUFFIX_FORMATS: dict[str, str] = {
     ".dcm": "dicom", ".dicom": "dicom", ".dic": "dicom", ".ima": "dicom",
     ".nii": "nifti", ".nii.gz": "nifti",
     ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp",
+    ".mp4": "video", ".m4v": "video", ".mov": "video", ".avi": "video", ".mkv": "video", ".webm": "video",
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(SUFFIX_FORMATS)
-SUPPORTED_TEXT = "DICOM (.dcm), NIfTI (.nii, .nii.gz), PNG, JPEG, TIFF and BMP"
-FORMAT_NAMES = {**KIND_NAMES, "dicom": "a DICOM file", "nifti": "a NIfTI volume"}
+SUPPORTED_TEXT = "DICOM (.dcm), NIfTI (.nii, .nii.gz), PNG, JPEG, TIFF, BMP and video (MP4, MOV, AVI, MKV, WebM)"
+FORMAT_NAMES = {**KIND_NAMES, "dicom": "a DICOM file", "nifti": "a NIfTI volume", "video": "a video"}
 _OTHER_KINDS = (  # recognisable files MedLab does not read, so the message can say what they are
     (b"PK\x03\x04", "a ZIP archive (import it as a dataset instead)"),
     (b"%PDF", "a PDF document"),
     (b"GIF8", "a GIF image"),
     (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image"),
-    (b"RIFF", "a RIFF file (such as WebP or AVI)"),
+    (b"RIFF", "a RIFF file other than AVI video (such as WebP or WAV)"),
 )
 _MAX_NAME = 100
 
@@ -57,7 +59,7 @@ def sanitize_filename(name: str) -> str:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """'dicom' | 'nifti' | 'png' | 'jpeg' | 'tiff' | 'bmp' from the content alone, or None."""
+    """'dicom' | 'nifti' | 'png' | 'jpeg' | 'tiff' | 'bmp' | 'video' from the content alone, or None."""
     if looks_like_dicom(data):
         return "dicom"
     kind = raster_kind(data)
@@ -65,6 +67,8 @@ def sniff_format(data: bytes) -> str | None:
         return kind
     if data[:2] == b"\x1f\x8b" or nifti_kind(data):
         return "nifti"  # a gzip file is taken for .nii.gz; read_nifti says so if it holds something else
+    if looks_like_video(data):
+        return "video"
     return None
 
 
@@ -91,10 +95,14 @@ def read_medical_image(data: bytes, name: str, *, deidentifier: Deidentifier | N
         raise not_dicom_error(data, name)
     if claimed == "nifti" and found != "nifti":
         raise UserError(f"{name} is {FORMAT_NAMES[found]}, not a NIfTI volume: rename it to match what it is.")
+    if claimed == "video" and found != "video":
+        raise UserError(f"{name} is {FORMAT_NAMES[found]}, not a video: rename it to match what it is.")
     if found == "dicom":
         image = read_dicom(data, name, deidentifier or Deidentifier(secrets.token_bytes(32)))
     elif found == "nifti":
         image = read_nifti(data, name)
+    elif found == "video":
+        image = read_video(data, name)
     else:
         image = read_raster(data, name)
     if claimed is not None and claimed != found:
