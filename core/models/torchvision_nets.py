@@ -116,31 +116,43 @@ def load_imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
     Raises:
         UserError: the file is missing and cannot be downloaded, or the cached file cannot be read.
     """
-    url = TORCHVISION_NETS[name].weights.url
+    state_dict = load_cached_state_dict(TORCHVISION_NETS[name].weights.url, "ImageNet", name)
+    if name == "densenet121":
+        state_dict = {_DENSENET_OLD_KEY.sub(r"\1\2", key): value for key, value in state_dict.items()}
+    return state_dict
+
+
+def load_cached_state_dict(url: str, kind: str, name: str) -> dict[str, torch.Tensor]:
+    """The state dict published at `url` (`kind` weights, e.g. "ImageNet" or "Kinetics-400", of network `name`),
+    read from MEDLAB_HOME/cache/torch/hub/checkpoints under the URL's last part, downloaded there first if missing.
+
+    Raises:
+        UserError: the file is missing and cannot be downloaded (the sentence names the file and the folder), or
+            the cached file cannot be read.
+    """
     folder = imagenet_weights_folder()
-    file_name = imagenet_file_name(name)
+    file_name = url.rsplit("/", 1)[-1]
     was_cached = (folder / file_name).exists()
     try:
         state_dict = torch.hub.load_state_dict_from_url(url, model_dir=str(folder), map_location="cpu",
                                                         weights_only=True, progress=False, check_hash=False)
     except (OSError, http.client.HTTPException) as exc:
         if was_cached:
-            raise UserError(f"The cached ImageNet weights {folder / file_name} could not be read ({exc}); "
+            raise UserError(f"The cached {kind} weights {folder / file_name} could not be read ({exc}); "
                             "delete the file and try again.") from exc
-        raise UserError(f"The ImageNet weights for {name} could not be downloaded ({exc}): download {url} "
+        raise UserError(f"The {kind} weights for {name} could not be downloaded ({exc}): download {url} "
                         f"and place the file {file_name} in the folder {folder}.") from exc
     except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # torch.load: bad file
-        raise UserError(f"The cached ImageNet weights {folder / file_name} could not be read "
+        raise UserError(f"The cached {kind} weights {folder / file_name} could not be read "
                         f"({type(exc).__name__}); delete the file and try again.") from exc
     if not isinstance(state_dict, dict):
         raise UserError(f"The file {folder / file_name} does not hold a state dict; delete it and try again.")
-    if name == "densenet121":
-        state_dict = {_DENSENET_OLD_KEY.sub(r"\1\2", key): value for key, value in state_dict.items()}
     return state_dict
 
 
-def _one_channel_conv(conv: nn.Conv2d, pretrained: bool) -> nn.Conv2d:
-    new = nn.Conv2d(1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+def one_channel_conv(conv: nn.Conv2d | nn.Conv3d, pretrained: bool) -> nn.Conv2d | nn.Conv3d:
+    """`conv` (2-D or 3-D) taking one input channel: the sum of its RGB kernels when pretrained, else fresh."""
+    new = type(conv)(1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
                     conv.groups, conv.bias is not None, conv.padding_mode)
     with torch.no_grad():
         if pretrained:  # grey x on one channel == x repeated on RGB, convolved with the RGB kernel
@@ -181,7 +193,7 @@ def build_torchvision_classifier(name: str, in_channels: int, num_classes: int, 
     if in_channels == 1:
         parent_name, _, child = net.first_conv.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, _one_channel_conv(getattr(parent, child), pretrained))
+        setattr(parent, child, one_channel_conv(getattr(parent, child), pretrained))
     split = net.split(model)
     if input_mean is None:
         input_mean = IMAGENET_MEAN if pretrained else SCRATCH_MEAN
