@@ -116,9 +116,13 @@ def import_throughput(repeats: int = 3) -> None:
 def train_figures(budget_s: float = 300.0, models: tuple[str, ...] = ("cnn_lstm", "single_frame", "r2plus1d_18"),
                   device: str = "cpu") -> None:
     """Each model trained on the cine phantom with the recommended recipe (task "sequence", only `model` changed),
-    stopped at `budget_s` wall seconds if its epochs are not done by then; the test accuracy is that of the best
+    stopped at `budget_s` seconds if its epochs are not done by then; the test accuracy is that of the best
     validation epoch's weights, as a run reports it, with its 95% Wilson interval (n = test clips). Targets
-    (issue 12): CNN+LSTM >= 0.90 while the single-frame baseline stays within 0.10 of chance (1/3)."""
+    (issue 12): CNN+LSTM >= 0.90 while the single-frame baseline stays within 0.10 of chance (1/3).
+
+    The budget is counted in idle-machine seconds: this process's CPU time divided by its torch threads, so a CPU
+    shared with other work (the load average is printed) gives the figure an idle one would; wall time is printed
+    too."""
     import tempfile
 
     import torch
@@ -143,16 +147,19 @@ def train_figures(budget_s: float = 300.0, models: tuple[str, ...] = ("cnn_lstm"
             """Stops training once the wall clock passes the budget (checked after every step)."""
 
             def __init__(self, start: float) -> None:
-                self.start = start
+                self.start, self.cpu_start = start, time.process_time()
+
+            def idle_seconds(self) -> float:
+                return (time.process_time() - self.cpu_start) / torch.get_num_threads()
 
             def on_step_end(self, task, state, metrics) -> None:
-                if time.perf_counter() - self.start > budget_s:
+                if self.idle_seconds() > budget_s:
                     state.stop_reason = "stopped"
 
             def on_epoch_end(self, task, state, metrics, improved) -> None:
                 print(f"    epoch {state.epoch:2d}: val accuracy {metrics['val_accuracy']:.3f}, train loss "
-                      f"{metrics.get('train_loss', float('nan')):.3f} ({time.perf_counter() - self.start:.0f} s)",
-                      flush=True)
+                      f"{metrics.get('train_loss', float('nan')):.3f} ({self.idle_seconds():.0f} s idle-equivalent, "
+                      f"{time.perf_counter() - self.start:.0f} s wall)", flush=True)
 
         for model in models:
             config = load_config({"task": "sequence", "dataset": "cine-phantom", "model": model, "device": device})
@@ -160,14 +167,14 @@ def train_figures(budget_s: float = 300.0, models: tuple[str, ...] = ("cnn_lstm"
             print(f"  {model}: {config.epochs} epochs planned, batch {config.batch_size}, {config.optimizer} lr "
                   f"{config.lr:g}, {config.scheduler}; load average before {os.getloadavg()[0]:.2f}", flush=True)
             start = time.perf_counter()
+            budget = Budget(start)
             task = build_task(config, "default")
             task.setup(torch.device(device))
-            state = fit(task, LoopState(), [Checkpointer(folder), Budget(start)])
-            wall = time.perf_counter() - start
-            if not (folder / BEST_WEIGHTS).exists():
-                print(f"  {model}: no epoch finished within {budget_s:.0f} s")
-                continue
-            task.load_weights(load_weights(folder / BEST_WEIGHTS, torch.device(device)))
+            state = fit(task, LoopState(), [Checkpointer(folder), budget])
+            wall, idle = time.perf_counter() - start, budget.idle_seconds()
+            finished = (folder / BEST_WEIGHTS).exists()
+            if finished:  # else: no epoch finished within the budget; the weights as they are when it stopped
+                task.load_weights(load_weights(folder / BEST_WEIGHTS, torch.device(device)))
             test = task.evaluate("test")
             n = len(task.splits["test"])
             accuracy = test["test_accuracy"]
@@ -180,8 +187,10 @@ def train_figures(budget_s: float = 300.0, models: tuple[str, ...] = ("cnn_lstm"
                 verdict = (f"{abs(accuracy - chance):.3f} from chance: "
                            + ("within 0.10" if abs(accuracy - chance) <= 0.10 else "NOT within 0.10"))
             print(f"  {model}: test accuracy {accuracy:.3f} (95% CI {low:.3f}-{high:.3f}, n={n}) {verdict}; "
-                  f"{state.epoch} epochs{' (stopped at the budget)' if state.stop_reason else ''}, best epoch "
-                  f"{state.best_epoch}, {wall:.0f} s wall, {frames / wall:,.0f} frames/s trained; load average "
+                  f"{state.epoch} epochs{' (stopped at the budget)' if state.stop_reason else ''}, "
+                  + (f"best epoch {state.best_epoch}" if finished else f"weights after {state.global_step} steps")
+                  + f", {idle:.0f} s idle-equivalent ({wall:.0f} s wall), {frames / idle:,.0f} frames/s "
+                  "trained (idle-equivalent); load average "
                   f"after {os.getloadavg()[0]:.2f}", flush=True)
         print(f"  conditions: {conditions()}")
     finally:
@@ -194,10 +203,15 @@ PARTS: dict[str, Callable[[], None]] = {"import": import_throughput, "train": tr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
+    parser.add_argument("--models", default="cnn_lstm,single_frame,r2plus1d_18", help="train part: models to train")
+    parser.add_argument("--budget", type=float, default=300.0, help="train part: wall seconds per model")
     args = parser.parse_args()
     for name, part in PARTS.items():
         if args.part in (name, "all"):
-            part()
+            if name == "train":
+                train_figures(args.budget, tuple(args.models.split(",")))
+            else:
+                part()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from core.settings import builtin_dir
 PHANTOM_SEED = 0
 GENERATOR_VERSION = "builtin-4"  # bump when a generator changes, so stale copies are regenerated
 TILES_ID = "real-tiles-128"
-BUILTIN_IDS = (*(f"phantom-{size}" for size in PHANTOM_SIZES), TILES_ID)
+CINE_ID = "cine-phantom"
+CINE_GENERATOR_VERSION = "cine-1"  # the cine phantom's own version: bumping it regenerates only that dataset
+BUILTIN_IDS = (*(f"phantom-{size}" for size in PHANTOM_SIZES), TILES_ID, CINE_ID)
 DEFAULT_DATASET_ID = "phantom-64"
 TILE, TILES_PER_SOURCE, MIN_TILE_STD = 128, 20, 0.03
 
@@ -85,8 +87,9 @@ def prepare_builtins(progress: Callable[[int, int, str | None], None] | None = N
 
 
 def _is_current(folder: Path) -> bool:
+    version = CINE_GENERATOR_VERSION if folder.name == CINE_ID else GENERATOR_VERSION
     try:
-        return Dataset(folder).info.preprocessing.get("generator") == GENERATOR_VERSION
+        return Dataset(folder).info.preprocessing.get("generator") == version
     except (OSError, ValueError, TypeError):
         return False
 
@@ -96,6 +99,8 @@ def _generate(dataset_id: str, folder: Path) -> None:
 
     if dataset_id == TILES_ID:
         return _generate_tiles(folder)
+    if dataset_id == CINE_ID:
+        return _generate_cine(folder)
     size = int(dataset_id.split("-")[1])
     phantom = generate_phantom(size=size, seed=PHANTOM_SEED)
     splits = assign_splits(phantom.labels, phantom.patients, seed=PHANTOM_SEED)
@@ -167,3 +172,45 @@ def _generate_tiles(folder: Path) -> None:
     )
     folder.parent.mkdir(parents=True, exist_ok=True)
     write_dataset(folder, info, np.stack(tiles), np.full(len(tiles), -1, dtype=np.int64), items)
+
+
+def _generate_cine(folder: Path) -> None:
+    """The cine phantom (core.data.cine_phantom): 3600 clips of 16 frames, 32 px, 100 ms per frame, whose classes
+    live in the motion only; a patient's clips stay in one split (about 2 s on 2 cores)."""
+    import pandas as pd
+
+    from core.data.cine_phantom import (CINE_FRAME_TIME_MS, CINE_FRAMES, CINE_SIZE, describe_cine_phantom,
+                                        generate_cine_phantom)
+    from core.data.frame_policy import FramePolicy
+
+    phantom = generate_cine_phantom(seed=PHANTOM_SEED)
+    splits = assign_splits(phantom.labels, phantom.patients, seed=PHANTOM_SEED)
+    classes = list(phantom.classes)
+    split_counts, class_counts = count_by_split("classification", classes, phantom.labels, splits)
+    items = pd.DataFrame({
+        "name": [f"{patient}-{i}" for patient, i in zip(phantom.patients, _clip_numbers(phantom.patients))],
+        "file": "", "frame": 0, "label": [classes[label] for label in phantom.labels], "split": splits,
+        "group": phantom.patients, "format": "phantom", "width": CINE_SIZE, "height": CINE_SIZE,
+    })
+    info = DatasetInfo(
+        id=CINE_ID, name="Cine phantom (motion only)", task="classification", classes=classes, size=CINE_SIZE,
+        channels=1, num_images=len(phantom.clips), split_counts=split_counts, class_counts=class_counts,
+        source="builtin", builtin=True, description=describe_cine_phantom(), frames=CINE_FRAMES,
+        frame_time_ms=CINE_FRAME_TIME_MS,
+        preprocessing={"size": CINE_SIZE, "channels": 1, "resize": "generated at size", "window": "generated",
+                       "dtype": "uint8", "labels_from": "generator", "split_seed": PHANTOM_SEED,
+                       "frame_policy": FramePolicy("uniform", CINE_FRAMES).as_dict(),
+                       "generator": CINE_GENERATOR_VERSION},
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    write_dataset(folder, info, phantom.clips[..., None], phantom.labels.astype(np.int64), items)
+
+
+def _clip_numbers(patients: np.ndarray) -> list[int]:
+    """1, 2, ... for each patient's clips in order of appearance."""
+    seen: dict[str, int] = {}
+    numbers = []
+    for patient in patients:
+        seen[patient] = seen.get(patient, 0) + 1
+        numbers.append(seen[patient])
+    return numbers

@@ -14,10 +14,11 @@ from core.tasks.classify import ClassifyTask
 from core.tasks.diffusion import DiffusionTask
 from core.tasks.gan import GanTask
 from core.tasks.restore import RestoreTask
+from core.tasks.sequence import SequenceTask
 from core.tasks.vae import VaeTask
 from core.train.config import TrainConfig, config_from_dict
 
-TASK_CLASSES: tuple[type[Task], ...] = (ClassifyTask, RestoreTask, GanTask, VaeTask, DiffusionTask)
+TASK_CLASSES: tuple[type[Task], ...] = (ClassifyTask, RestoreTask, GanTask, VaeTask, DiffusionTask, SequenceTask)
 TASK_CLASS_OF: dict[str, type[Task]] = {kind: cls for cls in TASK_CLASSES for kind in cls.kinds}
 TASK_NAMES = tuple(TASK_CLASS_OF)
 

@@ -19,7 +19,7 @@ from core.data.store import Dataset, DatasetInfo
 from core.errors import UserError
 from core.models import CLASSIFIER_NAMES, build_classifier, check_input_size
 from core.tasks.base import SingleNetworkTask
-from core.tasks.tensors import SplitTensors, step_seed
+from core.tasks.tensors import SplitTensors, refuse_clips, step_seed
 from core.train.config import TrainConfig
 from core.train.optim import Optimization, autocast_dtype
 
@@ -114,6 +114,7 @@ class ClassifyTask(SingleNetworkTask):
     def check(config: ClassifyConfig, info: DatasetInfo) -> str:
         """That `config` can be trained on the dataset `info` describes (labels, splits, input size, monitor),
         without loading any data; returns the monitored validation metric. Raises UserError otherwise."""
+        refuse_clips(info)
         if info.task == "unlabelled":
             raise UserError(f"Dataset '{info.id}' has no labels, so a classifier cannot be trained on it; import it "
                             "with class folders or a CSV of filename,label.")

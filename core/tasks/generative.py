@@ -25,7 +25,7 @@ from core.models.sampler import Sampler
 from core.synthesis.quality import frechet_distance
 from core.tasks.base import Task
 from core.tasks.feature_net import FeatureNet, feature_network
-from core.tasks.tensors import SplitTensors
+from core.tasks.tensors import SplitTensors, refuse_clips
 from core.train.config import TrainConfig
 
 GENERATIVE_TASKS = ("gan", "vae", "autoencoder", "diffusion")
@@ -97,6 +97,7 @@ def generative_image_size(config: GenerativeConfig, info: DatasetInfo) -> int:
 def check_generative(config: GenerativeConfig, info: DatasetInfo, needs_labels: bool) -> str:
     """The checks every generative task makes before queuing (splits, train_class, labels); returns the
     monitored metric ("val_fd" on labelled datasets, else "val_loss"). Raises UserError with one sentence."""
+    refuse_clips(info)
     if not info.split_counts.get("train") or not info.split_counts.get("val"):
         raise UserError(f"Dataset '{info.id}' needs images in both its train and val splits to train.")
     labelled = info.task == "classification" and len(info.classes) >= 2

@@ -26,7 +26,7 @@ from core.errors import UserError
 from core.models.restoration import MIN_PATCH, RESTORATION_NAMES, build_discriminator, build_restorer
 from core.models.ssim import L1SSIMLoss, ssim
 from core.tasks.base import SingleNetworkTask
-from core.tasks.tensors import SplitTensors, step_seed
+from core.tasks.tensors import SplitTensors, refuse_clips, step_seed
 from core.train.config import TrainConfig
 from core.train.optim import Optimization, autocast_dtype
 from core.train.run_folder import BEST_WEIGHTS, find_run_folder, load_trained_run, read_config
@@ -162,6 +162,7 @@ class RestoreTask(SingleNetworkTask):
         """That `config` can be trained on the dataset `info` describes (splits, patch size, monitor; a
         fine-tuning source run exists, trained the same network and has weights), without loading any data or
         weights; returns the monitored validation metric. Raises UserError otherwise."""
+        refuse_clips(info)
         if not info.split_counts.get("train") or not info.split_counts.get("val"):
             raise UserError(f"Dataset '{info.id}' needs images in both its train and val splits to train.")
         if config.patch_size > info.size:
