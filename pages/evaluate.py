@@ -11,6 +11,8 @@ from pages.ui.entry import through_entry_point
 from pages.ui.eval_more import render_compare, render_cross_validation, render_export
 from pages.ui.eval_predict import predictor_for, render_explain, render_predict
 from pages.ui.eval_report import render_report
+from pages.ui.eval_sequence import (render_sequence_explain, render_sequence_export, render_sequence_predict,
+                                    sequence_predictor_for)
 from pages.ui.jobs import run_store
 from pages.ui.session import current_workspace, user_errors
 
@@ -18,7 +20,8 @@ through_entry_point()
 st.title("Evaluate")
 workspace = current_workspace()
 store = run_store()
-completed = [r for r in store.list(workspace, statuses=("completed",)) if r.task in ("classification", "multilabel")]
+CLASSIFIERS = ("classification", "multilabel", "sequence")   # a sequence run classifies clips: the same report
+completed = [r for r in store.list(workspace, statuses=("completed",)) if r.task in CLASSIFIERS]
 if not completed:
     st.info("No completed classification runs in this workspace yet: train one on the Train page, then come back "
             "for its test report, explanations, predictions and export.")
@@ -33,7 +36,8 @@ folder = store.run_dir(record)
 report = load_report(folder)
 try:
     dataset = open_dataset(workspace, record.dataset)
-    predictor = predictor_for(store, run_id)
+    sequence = record.task == "sequence"   # a clip classifier: its own Explain, Predict and Export views
+    predictor = sequence_predictor_for(store, run_id) if sequence else predictor_for(store, run_id)
 except UserError as error:
     st.error(error.message)
     st.stop()
@@ -51,13 +55,13 @@ with user_errors():
                 render_report(report, dataset, folder, key=f"report-{run_id}")
     if "explain" in open_tab:
         with open_tab["explain"]:
-            render_explain(predictor, dataset, key=f"explain-{run_id}")
+            (render_sequence_explain if sequence else render_explain)(predictor, dataset, key=f"explain-{run_id}")
     if "predict" in open_tab:
         with open_tab["predict"]:
-            render_predict(predictor, key=f"predict-{run_id}")
+            (render_sequence_predict if sequence else render_predict)(predictor, key=f"predict-{run_id}")
     if "export" in open_tab:
         with open_tab["export"]:
-            render_export(store, record, predictor)
+            (render_sequence_export if sequence else render_export)(store, record, predictor)
     if "compare" in open_tab:
         with open_tab["compare"]:
             render_compare(store, completed)

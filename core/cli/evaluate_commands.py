@@ -25,11 +25,14 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=run_evaluate)
 
-    predict = commands.add_parser("predict", parents=[common], help="classify image files with a trained run")
+    predict = commands.add_parser("predict", parents=[common],
+                                  help="classify image files (or, with a sequence run, clips: multi-frame DICOM, "
+                                       "video, ZIP of frames) with a trained run")
     predict.add_argument("run", metavar="RUN")
     predict.add_argument("files", nargs="+", type=Path, metavar="FILE")
     predict.add_argument("--cam", type=Path, metavar="DIR", help="write a Grad-CAM overlay PNG per file here")
     predict.add_argument("--method", choices=("gradcam", "gradcam++"), default="gradcam")
+    predict.add_argument("--csv", type=Path, metavar="FILE", help="also write the predictions as CSV here")
     predict.add_argument("--json", action="store_true")
     predict.set_defaults(handler=run_predict)
 
@@ -118,28 +121,29 @@ def evaluate_generative(args: argparse.Namespace, folder: Path, record: RunRecor
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from core.evaluate.predict import load_predictor, predict_files
+    store = RunStore()
+    record = store.get(args.run)
+    if record.task == "sequence":
+        return predict_sequences(args, store.run_dir(record))
+    from core.evaluate.predict import load_predictor, predict_files, predictions_csv
 
-    predictor = load_predictor(RunStore().run_folder(args.run))
+    check_csv(args.csv)
+    predictor = load_predictor(store.run_dir(record))
     if args.cam:
         args.cam.mkdir(parents=True, exist_ok=True)
     predictions, errors = [], []
     for path in args.files:  # in the order given; an unreadable file is one line on stderr, the rest go on
-        if not path.exists():
-            errors.append((str(path), "does not exist"))
-        elif not path.is_file():
-            errors.append((str(path), "is not a file"))
-        else:
-            try:
-                data = path.read_bytes()
-            except OSError as error:
-                errors.append((str(path), f"could not be read ({error.strerror or error})"))
-                continue
-            predicted, unreadable = predict_files(predictor, [(path.name, data)], args.cam, args.method)
-            predictions += predicted
-            errors += [(str(path), reason) for _, reason in unreadable]
+        data, reason = read_input(path)
+        if data is None:
+            errors.append((str(path), reason))
+            continue
+        predicted, unreadable = predict_files(predictor, [(path.name, data)], args.cam, args.method)
+        predictions += predicted
+        errors += [(str(path), reason) for _, reason in unreadable]
     for name, reason in errors:
         print(f"error: {name}: {reason}", file=sys.stderr)
+    if args.csv:
+        args.csv.write_text(predictions_csv(predictions))
     results = [{"ood": bool(p.ood and p.ood.flagged), "ood_reasons": p.ood.reasons if p.ood else [],
                 "file": p.file, "label": p.label, "probabilities": p.probabilities,
                 "cam": str(args.cam / f"{Path(p.file).stem}_cam.png") if args.cam else None} for p in predictions]
@@ -147,10 +151,83 @@ def run_predict(args: argparse.Namespace) -> int:
         print_json(results)
     else:
         for r in results:  # an out-of-distribution flag leads its line, before the prediction it discredits
-            flag = ("OUT OF DISTRIBUTION, prediction not reliable (" + "; ".join(r["ood_reasons"]) + "): "
-                    if r["ood"] else "")
-            print(f"{r['file']}: {flag}{r['label']} ({max(r['probabilities'].values()):.2f})")
+            print(f"{r['file']}: {_ood_flag(r)}{r['label']} ({max(r['probabilities'].values()):.2f})")
     return 2 if errors else 0  # any unreadable input fails the command; the readable ones are still printed
+
+
+def predict_sequences(args: argparse.Namespace, folder: Path) -> int:
+    """`predict` with a sequence run: each file is one clip (multi-frame DICOM, video, NIfTI 4D, ZIP of frames),
+    cut to the run's T frames by its dataset's frame policy; printed with its out-of-distribution flag, the
+    prediction and the most important frame (temporal occlusion); --cam writes Grad-CAM on that frame."""
+    from PIL import Image
+
+    from core.evaluate.explain import overlay
+    from core.evaluate.predict_sequence import load_sequence_predictor, predict_clip_files, sequence_predictions_csv
+
+    if args.method != "gradcam":
+        raise UserError("Option --method applies to image runs; a sequence run is explained by Grad-CAM on its most "
+                        "important frame.")
+    check_csv(args.csv)
+    predictor = load_sequence_predictor(folder)
+    if args.cam:
+        args.cam.mkdir(parents=True, exist_ok=True)
+    predictions, errors = [], []
+    for path in args.files:  # in the order given, as for images
+        data, reason = read_input(path)
+        if data is None:
+            errors.append((str(path), reason))
+            continue
+        predicted, unreadable = predict_clip_files(predictor, [(path.name, data)])
+        predictions += predicted
+        errors += [(str(path), reason) for _, reason in unreadable]
+        for p in predicted if args.cam else ():
+            heat = overlay(p.frames[p.key_frame], p.heat)
+            Image.fromarray(heat).save(args.cam / f"{Path(p.file).stem}_cam.png")
+    for name, reason in errors:
+        print(f"error: {name}: {reason}", file=sys.stderr)
+    if args.csv:
+        args.csv.write_text(sequence_predictions_csv(predictions))
+    results = [{"ood": p.out_of_distribution, "ood_reasons": p.ood.reasons if p.ood else [], "file": p.file,
+                "label": p.label, "probabilities": p.probabilities, "frames": len(p.frames),
+                "frames_in_file": p.source_frame_count, "key_frame": p.key_frame + 1,
+                "key_source_frame": int(p.source_frames[p.key_frame]) + 1,
+                "importance": [round(float(v), 6) for v in p.importance],
+                "attention": None if p.attention is None else [round(float(v), 6) for v in p.attention],
+                "notes": p.notes,
+                "cam": str(args.cam / f"{Path(p.file).stem}_cam.png") if args.cam else None} for p in predictions]
+    if args.json:
+        print_json(results)
+    else:
+        for r in results:
+            print(f"{r['file']}: {_ood_flag(r)}{r['label']} ({max(r['probabilities'].values()):.2f}); most important "
+                  f"frame {r['key_frame']} of {r['frames']} (frame {r['key_source_frame']} of {r['frames_in_file']} "
+                  "in the file)")
+    return 2 if errors else 0
+
+
+def check_csv(path: Path | None) -> None:
+    """A UserError before any work when the --csv file's folder does not exist."""
+    if path is not None and not path.parent.is_dir():
+        raise UserError(f"The folder {path.parent} does not exist.")
+
+
+def read_input(path: Path) -> tuple[bytes | None, str]:
+    """(the file's bytes, "") or (None, why it cannot be read)."""
+    if not path.exists():
+        return None, "does not exist"
+    if not path.is_file():
+        return None, "is not a file"
+    try:
+        return path.read_bytes(), ""
+    except OSError as error:
+        return None, f"could not be read ({error.strerror or error})"
+
+
+def _ood_flag(result: dict) -> str:
+    """The words that lead an out-of-distribution result's line, before the prediction they discredit."""
+    if not result["ood"]:
+        return ""
+    return "OUT OF DISTRIBUTION, prediction not reliable (" + "; ".join(result["ood_reasons"]) + "): "
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -159,10 +236,17 @@ def run_export(args: argparse.Namespace) -> int:
 
     store = RunStore()
     record = store.get(args.run)
-    predictor = load_predictor(store.run_dir(record))
     if args.out.parent and not args.out.parent.exists():
         raise UserError(f"The folder {args.out.parent} does not exist.")
-    data, facts = export(predictor, record, store.config(record), store.run_dir(record), args.format)
+    if record.task == "sequence":   # clips (N, T, C, S, S): ONNX, TorchScript or the card; no INT8 yet
+        from core.evaluate.export_sequence import export_sequence
+        from core.evaluate.predict_sequence import load_sequence_predictor
+
+        predictor = load_sequence_predictor(store.run_dir(record))
+        data, facts = export_sequence(predictor, record, store.config(record), store.run_dir(record), args.format)
+    else:
+        predictor = load_predictor(store.run_dir(record))
+        data, facts = export(predictor, record, store.config(record), store.run_dir(record), args.format)
     write_atomically(args.out, data)
     summary = {"run_id": record.id, "format": args.format, "out": str(args.out), "bytes": len(data), **facts}
     if args.json:

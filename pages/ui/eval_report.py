@@ -16,6 +16,7 @@ from core.evaluate.intervals import CI_METHODS, DEFAULT_CI_METHOD, METHOD_TEXT, 
 from core.evaluate.metrics import binary_operating_point, default_positive_class, names_no_finding
 from core.evaluate.report import load_predictions, report_warnings
 from pages.ui.eval_figures import cell_of_point, confusion_figure, pr_figure, reliability_figure, roc_figure
+from pages.ui.eval_sequence import clip_thumbnail
 from pages.ui.images import display_image
 
 GALLERY_COLUMNS = 6
@@ -29,7 +30,8 @@ def render_report(report: dict[str, Any], dataset: Dataset, folder, key: str) ->
     classes = report["classes"]
     for warning in report_warnings(report):  # before any number, so none is read without it
         st.warning(warning, icon="⚠️")
-    st.markdown(f"**Held-out test split: {report['n_test']} images**, best epoch's weights; 95% confidence "
+    unit = "clips" if dataset.info.is_sequence else "images"
+    st.markdown(f"**Held-out test split: {report['n_test']} {unit}**, best epoch's weights; 95% confidence "
                 "intervals, each with its method.")
     binary = report["task"] != "multilabel" and len(classes) == 2
     left, right = st.columns([2, 3])
@@ -134,7 +136,8 @@ def _confusion(metrics: dict, predictions: dict, classes: list[str], dataset: Da
         cell = predictions["indices"][(labels == classes.index(true)) & (chosen_class == classes.index(predicted))]
         with st.container(key=f"{key}-cell-images"):
             shown = f" (the first {CELL_IMAGES} shown)" if len(cell) > CELL_IMAGES else ""
-            st.caption(f"True {true}, predicted {predicted}: {len(cell)} test image{'s' * (len(cell) != 1)}{shown}")
+            unit = "clip" if dataset.info.is_sequence else "image"
+            st.caption(f"True {true}, predicted {predicted}: {len(cell)} test {unit}{'s' * (len(cell) != 1)}{shown}")
             _thumbnails(dataset, cell[:CELL_IMAGES], [""] * min(len(cell), CELL_IMAGES), columns=4)
 
 
@@ -188,9 +191,10 @@ def _calibration(calibration: dict[str, Any]) -> None:
 
 
 def _top_losses(cases: list[dict], dataset: Dataset) -> None:
-    st.markdown("**Wrong test images with the highest loss** (confidence in the wrong class shown)")
+    unit = "clip" if dataset.info.is_sequence else "image"
+    st.markdown(f"**Wrong test {unit}s with the highest loss** (confidence in the wrong class shown)")
     if not cases:
-        st.caption("None: every test image is classified correctly.")
+        st.caption(f"None: every test {unit} is classified correctly.")
         return
     _thumbnails(dataset, [c["index"] for c in cases],
                 [f"true {c['true']} · predicted {c['predicted']} ({c['confidence']:.2f})" for c in cases])
@@ -199,7 +203,11 @@ def _top_losses(cases: list[dict], dataset: Dataset) -> None:
 def _thumbnails(dataset: Dataset, indices, captions: list[str], columns: int = GALLERY_COLUMNS) -> None:
     images = dataset.images
     indices = list(indices)
+    if dataset.info.is_sequence and indices:   # a clip (T, H, W, C): four of its frames, two by two
+        st.caption("Each clip is shown as four evenly spaced frames, in reading order.")
     for start in range(0, len(indices), columns):
         for column, index, caption in zip(st.columns(columns), indices[start:start + columns],
                                           captions[start:start + columns]):
-            column.image(display_image(np.asarray(images[index])), caption=caption or None, width="stretch")
+            clip = dataset.info.is_sequence
+            picture = clip_thumbnail(images[index]) if clip else display_image(np.asarray(images[index]))
+            column.image(picture, caption=caption or None, width="stretch")
