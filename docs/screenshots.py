@@ -2,8 +2,9 @@
 
 Starts MedLab on a free port with a temporary MEDLAB_HOME, drives Debian's chromium through the pages
 (built-in phantom, a training run with the recommended recipe, its report, a DICOM prediction, an enhanced
-image, a GAN's live samples and quality report) and writes PNGs into docs/screenshots/. Takes a few minutes on a
-2-core CPU, plus a 12-epoch GAN (about ten). Name steps to take only those: `docs/screenshots.py synthesize`.
+image, a GAN's live samples and quality report, the cine phantom playing and a sequence run) and writes PNGs into
+docs/screenshots/. Takes a few minutes on a 2-core CPU, plus a 12-epoch GAN (about ten) and the CNN+LSTM recipe on
+the cine phantom (about five). Name steps to take only those: `docs/screenshots.py synthesize`.
 """
 from __future__ import annotations
 
@@ -169,7 +170,50 @@ def synthesize(page: Page, url: str) -> None:
     page.set_viewport_size({"width": 1440, "height": 1000})
 
 
-STEPS = ("dataset", "train", "evaluate", "enhance", "synthesize")
+def sequences(page: Page, url: str) -> None:
+    """The built-in cine phantom on the Dataset page (its frame facts, and a clip playing from the gallery), then
+    the Train page's sequence form and a CNN+LSTM run of the recommended recipe, with its single-frame baseline
+    queued beside it."""
+    open_page(page, f"{url}/dataset", "Dataset")
+    page.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
+    page.get_by_role("option", name=re.compile("Cine phantom")).click()
+    expect(page.get_by_text("Frame policy (uniform).")).to_be_visible(timeout=300_000)
+    settle(page, 3)
+    shoot(page, "sequences-overview")
+    page.get_by_role("tab", name="Gallery").click()
+    settle(page)
+    page.get_by_role("button", name="Play").first.click()
+    expect(page.get_by_text("Animated preview (loops)")).to_be_visible(timeout=120_000)
+    settle(page, 2)
+    page.get_by_text("Animated preview (loops)").scroll_into_view_if_needed()
+    page.mouse.wheel(0, 200)
+    page.wait_for_timeout(800)
+    shoot(page, "sequences-player")
+    open_page(page, f"{url}/train", "Train")
+    tasks = page.get_by_test_id("stRadio").filter(has_text="Task")
+    expect(tasks).to_have_count(1)
+    sequence = tasks.get_by_text("Sequence", exact=True)
+    if not sequence.is_visible():
+        page.get_by_text("New run", exact=True).click()  # folded away once the workspace has runs
+    sequence.click()
+    settle(page)
+    expect(page.get_by_text("Pooling over time")).to_be_visible()
+    settle(page, 2)
+    shoot(page, "sequences-train-form")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text(re.compile(r"cnn_lstm on cine-phantom"))).to_be_visible(timeout=300_000)
+    expect(page.get_by_text(re.compile(r"^epoch ([4-9]|\d\d)/\d+"))).to_be_visible(timeout=3_600_000)  # 3 epochs drawn
+    settle(page, 2)
+    shoot(page, "sequences-train-live")
+    expect(page.get_by_text(re.compile(r"· completed")).first).to_be_visible(timeout=3_600_000)
+    settle(page, 3)
+    page.get_by_text("Held-out test split", exact=False).first.scroll_into_view_if_needed()
+    page.mouse.wheel(0, -350)
+    page.wait_for_timeout(800)
+    shoot(page, "sequences-train-run")
+
+
+STEPS = ("dataset", "train", "evaluate", "enhance", "synthesize", "sequences")
 
 
 def main() -> int:
@@ -194,6 +238,8 @@ def main() -> int:
                     enhance(page, url, work)
                 if "synthesize" in wanted:
                     synthesize(page, url)
+                if "sequences" in wanted:
+                    sequences(page, url)
                 browser.close()
         finally:
             server.terminate()

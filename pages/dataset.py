@@ -7,13 +7,13 @@ import streamlit as st
 
 from core.data.builtin import DEFAULT_DATASET_ID
 from core.data.catalog import list_datasets, open_dataset
-from core.data.readers import read_medical_image
 from core.data.samples import SAMPLES, load_sample
 from pages.ui.augment_panel import render_augmentation
 from pages.ui.dataset_overview import render_overview
 from pages.ui.entry import through_entry_point
 from pages.ui.gallery import render_gallery
 from pages.ui.import_panel import render_import
+from pages.ui.sequence_player import read_viewer_file, render_file_player
 from pages.ui.session import current_workspace, dataset_picker, user_errors
 from pages.ui.viewer import render_viewer
 
@@ -50,8 +50,12 @@ if viewer.open:
             st.caption(SAMPLES[sample].description)
             render_viewer(load_sample(sample), key=f"sample-{sample}")
         else:
-            upload = st.file_uploader("PNG, JPEG, TIFF, BMP, DICOM or NIfTI", key="viewer-upload")
+            upload = st.file_uploader("PNG, JPEG, TIFF, BMP, DICOM (also cine), NIfTI, MP4/AVI or a ZIP of frames",
+                                      key="viewer-upload")
             if upload is not None:
                 data = upload.getvalue()
-                image = read_medical_image(data, upload.name)
-                render_viewer(image, key=f"file-{hashlib.sha1(data).hexdigest()[:12]}")
+                image = read_viewer_file(data, upload.name)
+                key = f"file-{hashlib.sha1(data).hexdigest()[:12]}"
+                if image.frame_count > 1:  # a cine, a video, a volume's slices: played above the viewer
+                    render_file_player(image, key)
+                render_viewer(image, key=key)

@@ -19,7 +19,7 @@ through_entry_point()
 st.title("Enhance")
 workspace = current_workspace()
 store = run_store()
-datasets = {info.id: info for info in list_datasets(workspace)}
+datasets = {info.id: info for info in list_datasets(workspace) if not info.is_sequence}  # images only
 
 single, compare = st.tabs(["One image", "Compare methods"], key="enhance-tab", on_change="rerun")
 if single.open:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.data.builtin import DEFAULT_DATASET_ID, TILES_ID
+from core.data.builtin import CINE_ID, DEFAULT_DATASET_ID, TILES_ID
 from core.data.catalog import list_datasets
 from pages.ui.entry import through_entry_point
 from pages.ui.jobs import run_store
 from pages.ui.run_view import render_comparison, render_run
 from pages.ui.runs_table import PICKED_KEY, SHOWN_KEY, render_runs_table, shown_run
-from pages.ui.session import current_workspace, dataset_picker
+from pages.ui.session import current_workspace, dataset_chosen_elsewhere, dataset_picker, datasets_for
 from pages.ui.classify_form import render_classify_form
 from pages.ui.restore_form import render_restore_form
 from pages.ui.generative_form import render_generative_form
+from pages.ui.sequence_form import render_sequence_form
 
 through_entry_point()
 st.title("Train")
@@ -25,17 +26,29 @@ workspace = current_workspace()
 infos = {info.id: info for info in list_datasets(workspace)}
 records = run_store().list(workspace)
 
-TASKS = {"classification": "Classification", "denoise": "Denoising", "super_resolution": "Super-resolution",
-         "gan": "GAN", "vae": "VAE / autoencoder", "diffusion": "Diffusion"}
+TASKS = {"classification": "Classification", "sequence": "Sequence", "denoise": "Denoising",
+         "super_resolution": "Super-resolution", "gan": "GAN", "vae": "VAE / autoencoder", "diffusion": "Diffusion"}
 RESTORATION = ("denoise", "super_resolution")
+DEFAULT_DATASETS = {"classification": DEFAULT_DATASET_ID, "restoration": TILES_ID, "sequence": CINE_ID}  # by purpose
+elsewhere = infos.get(dataset_chosen_elsewhere() or "")
+if elsewhere is not None and elsewhere.is_sequence != (st.session_state.get("train-page-task") == "sequence"):
+    st.session_state["train-page-task"] = "sequence" if elsewhere.is_sequence else "classification"  # its task
 with st.expander("New run", expanded=not records):
     task = st.radio("Task", list(TASKS), format_func=TASKS.get, horizontal=True, key="train-page-task")
     restoring = task in RESTORATION  # restoration keeps its own dataset choice (clean tiles); generative models
-    # learn from the labelled datasets a classifier does, so they share its choice
-    info = infos[dataset_picker(infos, TILES_ID if restoring else DEFAULT_DATASET_ID,
-                                purpose="restoration" if restoring else "classification")]
-    if task == "classification":
+    # learn from the labelled datasets a classifier does, so they share its choice; sequence models have their own
+    # (only sequence datasets, which no image task lists)
+    purpose = "sequence" if task == "sequence" else "restoration" if restoring else "classification"
+    pool = datasets_for(infos, sequences=task == "sequence")
+    info = pool[dataset_picker(pool, DEFAULT_DATASETS[purpose], purpose=purpose)] if pool else None
+    if info is None:
+        st.info("No sequence datasets in this workspace: import clips (cine DICOM, videos, frame folders) on the "
+                "Dataset page, choosing **Sequences**.")
+        started = None
+    elif task == "classification":
         started = render_classify_form(workspace, info)
+    elif task == "sequence":
+        started = render_sequence_form(workspace, info)
     elif restoring:
         started = render_restore_form(workspace, info, task)
     else:

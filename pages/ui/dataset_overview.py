@@ -9,20 +9,25 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.data.frame_policy import FramePolicy
 from core.data.stats import imbalance_advice, intensity_histogram, original_sizes
 from core.data.store import Dataset, delete_dataset
 from core.text import counted
+from pages.ui.sequence_player import number
 from pages.ui.session import select_dataset, user_errors
 
 
 def render_overview(workspace: str, dataset: Dataset) -> None:
     info = dataset.info
+    unit = "clips" if info.is_sequence else "images"
     columns = st.columns(4)
-    columns[0].metric("Images", f"{info.num_images:,}")
+    columns[0].metric(unit.capitalize(), f"{info.num_images:,}")
     columns[1].metric("Labels" if info.task == "multilabel" else "Classes",
                       len(info.classes) if info.classes else "none")
     columns[2].metric("Size", f"{info.size} px · {'RGB' if info.channels == 3 else 'grey'}")
     columns[3].metric("Task", info.task)
+    if info.is_sequence:
+        _sequence_facts(info.frames, info.frame_time_ms, info.preprocessing.get("frame_policy"))
     if info.description:
         st.caption(info.description)
     if info.task == "unlabelled":
@@ -30,7 +35,7 @@ def render_overview(workspace: str, dataset: Dataset) -> None:
                 "page cannot train a classifier on it. To label images, import them in class folders or with a "
                 "CSV of filename,label.")
     else:
-        _balance(info.class_counts, info.split_counts)
+        _balance(info.class_counts, info.split_counts, unit)
         advice = imbalance_advice(info.class_counts.get("train", {}))
         if advice:
             st.warning(advice)
@@ -44,10 +49,23 @@ def render_overview(workspace: str, dataset: Dataset) -> None:
         _delete(workspace, dataset)
 
 
-def _balance(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int]) -> None:
-    table, figure = _balance_table_and_figure(class_counts, split_counts)
+def _sequence_facts(frames: int, frame_time_ms: float | None, policy: dict | None) -> None:
+    """Frames per clip, frame time (ms and frames per second), clip duration and the frame policy's sentence."""
+    columns = st.columns(4)
+    columns[0].metric("Frames per clip", frames)
+    columns[1].metric("Frame time", f"{number(frame_time_ms)} ms" if frame_time_ms else "not recorded",
+                      help="Time between two stored frames, from the files (DICOM Frame Time, the video's rate).")
+    columns[2].metric("Frame rate", f"{number(1000 / frame_time_ms)} frames/s" if frame_time_ms else "-")
+    columns[3].metric("Clip duration", f"{number(frames * frame_time_ms / 1000)} s" if frame_time_ms else "-")
+    if policy:
+        chosen = FramePolicy.from_dict(policy)
+        st.info(f"**Frame policy ({chosen.mode}).** {chosen.describe()}", icon=":material/movie:")
+
+
+def _balance(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int], unit: str = "images") -> None:
+    table, figure = _balance_table_and_figure(class_counts, split_counts, unit)
     left, right = st.columns([1, 2])
-    left.markdown("**Images per split and class**")
+    left.markdown(f"**{unit.capitalize()} per split and class**")
     left.dataframe(table, width="stretch")
     right.plotly_chart(figure, width="stretch", key="balance-chart")
 
@@ -55,16 +73,16 @@ def _balance(class_counts: dict[str, dict[str, int]], split_counts: dict[str, in
 # The table and figures are built once per dataset and shared by every session (read-only): building the plotly
 # figures and sampling the intensities took most of this page's server time on each visit.
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _balance_table_and_figure(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int]
-                              ) -> tuple[pd.DataFrame, go.Figure]:
+def _balance_table_and_figure(class_counts: dict[str, dict[str, int]], split_counts: dict[str, int],
+                              unit: str = "images") -> tuple[pd.DataFrame, go.Figure]:
     table = pd.DataFrame(class_counts).fillna(0).astype(int)
     table.loc["total"] = pd.Series(split_counts)
     long = table.drop(index="total").reset_index(names="class").melt(id_vars="class", var_name="split",
-                                                                      value_name="images")
-    figure = px.bar(long, x="class", y="images", color="split", barmode="group", title="Class balance",
+                                                                      value_name=unit)
+    figure = px.bar(long, x="class", y=unit, color="split", barmode="group", title="Class balance",
                     category_orders={"split": ["train", "val", "test"]})
     figure.update_layout(height=320, margin=dict(t=40, b=10, l=10, r=10))
-    if long["images"].max() <= 10:  # whole images only: no "2.5 images" tick on a small dataset
+    if long[unit].max() <= 10:  # whole images only: no "2.5 images" tick on a small dataset
         figure.update_yaxes(dtick=1)
     return table, figure
 
@@ -74,7 +92,7 @@ def _histograms(dataset: Dataset) -> None:
     left, right = st.columns(2)
     left.plotly_chart(intensity, width="stretch", key="intensity-chart")
     if isinstance(sizes, str):  # one size: a sentence says it better than a chart of one bar
-        right.markdown("**Original image size**")
+        right.markdown(f"**Original {'clip' if dataset.info.is_sequence else 'image'} size**")
         right.write(sizes)
     else:
         right.plotly_chart(sizes, width="stretch", key="size-chart")
@@ -85,20 +103,23 @@ def _histogram_figures(folder: str, created: str) -> tuple[go.Figure, go.Figure 
     """(pixel intensity, original size) of the dataset stored in `folder` (`created` tells two apart that were
     stored in the same folder); the size is a sentence when every image had the same size."""
     dataset = Dataset(Path(folder))
-    edges, histograms = intensity_histogram(dataset)
+    sequence = dataset.info.is_sequence  # a clip holds T frames: fewer of them make as large a sample
+    edges, histograms = intensity_histogram(dataset, max_images=max(8, 400 // dataset.info.frames) if sequence
+                                            else 400)
     centres = (edges[:-1] + edges[1:]) / 2
     intensity = go.Figure([go.Scatter(x=centres, y=values, name=name, mode="lines")
                            for name, values in histograms.items()])
-    intensity.update_layout(title="Pixel intensity (sample of images)", xaxis_title="intensity (0-1)",
+    intensity.update_layout(title=f"Pixel intensity (sample of {'clips' if sequence else 'images'})",
+                            xaxis_title="intensity (0-1)",
                             yaxis_title="fraction of pixels", height=300, margin=dict(t=40, b=10, l=10, r=10))
     widths, heights = original_sizes(dataset)
-    return intensity, size_summary(widths, heights, dataset.info.size)
+    return intensity, size_summary(widths, heights, dataset.info.size, "clip" if sequence else "image")
 
 
 MAX_SIZE_BARS = 12  # up to this many distinct sizes get a bar each; more get a histogram of width and height
 
 
-def size_summary(widths: np.ndarray, heights: np.ndarray, stored: int) -> go.Figure | str:
+def size_summary(widths: np.ndarray, heights: np.ndarray, stored: int, unit: str = "image") -> go.Figure | str:
     """How large the images were before they were resized to `stored` px: a sentence when they all had one size,
     a bar per size ("512×512") when there are a few, else histograms of width and height."""
     sizes = pd.Series([f"{w}×{h}" for w, h in zip(widths, heights)], dtype=str)
@@ -106,16 +127,16 @@ def size_summary(widths: np.ndarray, heights: np.ndarray, stored: int) -> go.Fig
         return "No original sizes were recorded."
     counts = sizes.value_counts()
     if len(counts) == 1:
-        every = "The image was" if len(sizes) == 1 else f"All {counted(len(sizes), 'image')} were"
+        every = f"The {unit} was" if len(sizes) == 1 else f"All {counted(len(sizes), unit)} were"
         kept = "kept at that size" if counts.index[0] == f"{stored}×{stored}" else f"stored at {stored}×{stored} px"
         return f"{every} {counts.index[0]} px before import ({kept})."
     if len(counts) <= MAX_SIZE_BARS:
-        table = counts.rename_axis("size (width×height)").reset_index(name="images")
-        figure = px.bar(table, x="size (width×height)", y="images", title="Original image size")
+        table = counts.rename_axis("size (width×height)").reset_index(name=f"{unit}s")
+        figure = px.bar(table, x="size (width×height)", y=f"{unit}s", title=f"Original {unit} size")
         figure.update_xaxes(type="category")
     else:
         long = pd.DataFrame({"width": widths, "height": heights}).melt(var_name="side", value_name="pixels")
-        figure = px.histogram(long, x="pixels", color="side", barmode="overlay", title="Original image size",
+        figure = px.histogram(long, x="pixels", color="side", barmode="overlay", title=f"Original {unit} size",
                               nbins=30)
     figure.update_layout(height=300, margin=dict(t=40, b=10, l=10, r=10))
     return figure

@@ -87,7 +87,7 @@ def _progress(record: RunRecord) -> None:
     if active and phase == "training" and record.steps_per_epoch:
         parts.append(f"step {record.step}/{record.steps_per_epoch}")
     if record.images_per_s and phase in ("training", "evaluating the validation split"):
-        parts.append(f"{record.images_per_s:,.0f} images/s")
+        parts.append(f"{record.images_per_s:,.0f} {'frames' if record.task == 'sequence' else 'images'}/s")
     if active and (left := time_left(record)):
         parts.append(left)
     if record.duration_s is not None:

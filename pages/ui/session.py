@@ -44,6 +44,12 @@ def select_dataset(dataset_id: str) -> None:
     st.session_state["dataset_id"] = dataset_id
 
 
+def datasets_for(infos: dict, sequences: bool) -> dict:
+    """The datasets of `infos` (id -> DatasetInfo) a task can use: sequence datasets (clips) for a sequence task,
+    else image datasets only. Image tasks, Enhance and Synthesize never offer clips."""
+    return {dataset_id: info for dataset_id, info in infos.items() if info.is_sequence == sequences}
+
+
 def dataset_picker(infos: dict, default: str, label: str = "Dataset", purpose: str = "") -> str:
     """A selectbox over `infos` (id -> DatasetInfo) that follows and sets the session's chosen dataset.
 
@@ -51,6 +57,7 @@ def dataset_picker(infos: dict, default: str, label: str = "Dataset", purpose: s
     several kinds of model: each purpose keeps its own choice, so switching purpose moves to that purpose's
     choice (at first `default`, e.g. clean image tiles for restoration), and switching back returns to the earlier
     one. A dataset chosen meanwhile on another page (or just imported) wins over both."""
+    default = default if default in infos else next(iter(infos))  # e.g. a built-in not generated yet
     chosen = _choice_for(purpose, default) if purpose else selected_dataset_id(default)
     chosen = chosen if chosen in infos else default
     st.session_state["dataset-picker"] = chosen  # allowed: the widget is not drawn yet in this run
@@ -58,7 +65,8 @@ def dataset_picker(infos: dict, default: str, label: str = "Dataset", purpose: s
         label, list(infos), key="dataset-picker",
         on_change=lambda: select_dataset(st.session_state["dataset-picker"]),  # before the rerun reads it
         format_func=lambda i: f"{infos[i].name} ({'built-in' if infos[i].builtin else infos[i].source}) · "
-                              + counted(infos[i].num_images, "image"),
+                              + (f"{counted(infos[i].num_images, 'clip')} of {infos[i].frames} frames"
+                                 if infos[i].is_sequence else counted(infos[i].num_images, "image")),
     )
     select_dataset(picked)
     if purpose:
@@ -70,6 +78,13 @@ def dataset_picker(infos: dict, default: str, label: str = "Dataset", purpose: s
 _PURPOSE_LAST = "dataset-purpose"            # the purpose of the last purposeful picker drawn
 _PURPOSE_SET = "dataset-purpose-set"         # the dataset it left chosen, to tell another page's choice apart
 _PURPOSE_CHOICE = "dataset-for-"             # + purpose: that purpose's choice
+
+
+def dataset_chosen_elsewhere() -> str | None:
+    """The session's dataset when it was chosen since a purposeful picker last drew (on another page, or just
+    imported), else None: e.g. the Train page starts on the sequence task for a sequence dataset chosen there."""
+    chosen = st.session_state.get("dataset_id")
+    return chosen if chosen and chosen != st.session_state.get(_PURPOSE_SET) else None
 
 
 def _choice_for(purpose: str, default: str) -> str:
