@@ -72,7 +72,7 @@ def importance_figure(importance: np.ndarray, key_frame: int, attention: np.ndar
         figure.update_layout(yaxis2=dict(title="attention weight", overlaying="y", side="right", showgrid=False,
                                          range=[0, 1.15 * max(attention)], tickformat=".2f", zeroline=False))
     figure.update_layout(title=f"Frame importance for '{target}' (temporal occlusion)", showlegend=True, **LAYOUT)
-    figure.update_layout(yaxis=dict(title="probability lost", zeroline=True, tickformat=".2f"))
+    figure.update_layout(yaxis=dict(title="probability lost", zeroline=True, tickformat=".2~g"))  # small drops stay legible
     figure.update_xaxes(title="frame", dtick=1 if len(frames) <= 32 else None, range=[0.5, len(frames) + 0.5])
     if flagged:
         figure.add_annotation(text="NOT RELIABLE: out of distribution", x=0.5, y=0.5, xref="paper", yref="paper",
