@@ -6,7 +6,11 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from core.data.labels import Labels
 from core.data.readers import sanitize_filename
+from core.data.splits import SPLITS
 from core.data.sources import Skipped
 from core.errors import UserError
 
@@ -70,3 +74,33 @@ def missing_class_warnings(class_counts: dict[str, dict[str, int]], split_counts
                             f"{'that class' if len(absent) == 1 else 'those classes'}; import more {item}s of "
                             f"{'it' if len(absent) == 1 else 'them'}.")
     return warnings
+
+
+def patient_grouping(members: list[tuple[str, str | None]], labels: Labels, groups: np.ndarray, splits: np.ndarray,
+                     items: str = "images", units: str = "files", own_prefix: str = "file:"
+                     ) -> tuple[str | None, dict[str, int], list[str]]:
+    """What kept each patient's `items` in one split, patients per split, and plain warnings where nothing (or not
+    every one of the `units`) named a patient. `members` are (source path, DICOM patient key or None) per unit;
+    `groups` and `splits` per stored item; a group starting with `own_prefix` is a unit split on its own."""
+    by_csv = sum(1 for path, _ in members if path in labels.patients)
+    by_dicom = sum(1 for path, key in members if path not in labels.patients and key)
+    keys = ([f"CSV column '{labels.patient_column}'"] if by_csv else []) + (["DICOM PatientID"] if by_dicom else [])
+    grouped_by = " and ".join(keys) or None
+    warnings: list[str] = []
+    if grouped_by is None:
+        where = f"in {labels.csv_name}" if labels.origin == "csv" else "(no labels CSV with one, no DICOM PatientID)"
+        warnings.append(f"No patient column was found {where}, so {items} of one patient may sit in different "
+                        "splits; name it with --patient-column (on the Dataset page: Patient column).")
+        patients_per_split: dict[str, int] = {}
+    else:
+        named = np.array([not str(group).startswith(own_prefix) for group in groups])
+        patients_per_split = {split: len(set(groups[named & (splits == split)])) for split in SPLITS}
+        missing = len(members) - by_csv - by_dicom
+        if missing:
+            warnings.append(f"{missing} of {len(members)} {units} name no patient ({grouped_by} is empty or absent "
+                            f"for them), so each of those {units} is split as a patient of its own.")
+    empty = [split for split in SPLITS[1:] if not (splits == split).any()]
+    if empty:
+        warnings.append(f"The {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty: "
+                        f"{len(set(groups))} patients or ungrouped {units} are too few to hold any out.")
+    return grouped_by, patients_per_split, warnings

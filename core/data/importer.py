@@ -20,7 +20,8 @@ import pydicom
 
 from core.data.deid import Deidentifier
 from core.data.frame_policy import FramePolicy
-from core.data.import_summary import ImportSummary, NothingImported, Progress, missing_class_warnings, unique_path
+from core.data.import_summary import (ImportSummary, NothingImported, Progress, missing_class_warnings, patient_grouping,
+                                      unique_path)
 from core.data.labels import Labels, labels_from_csv, labels_from_folders
 from core.data.medical_image import MedicalImage
 from core.data.medmnist import fetch_medmnist, is_medmnist_npz, store_medmnist_npz
@@ -28,7 +29,7 @@ from core.data.native import data_range, native_patches
 from core.data.preprocess import Preprocessing, frame_to_unit, frame_to_unit_square, match_channels, to_storage
 from core.data.readers import read_medical_image
 from core.data.sources import Skipped, SourceFile, expand_uploads, path_sources
-from core.data.splits import SPLITS, assign_splits, stratum_of
+from core.data.splits import assign_splits, stratum_of
 from core.data.store import SYNTHETIC_COLUMN, DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
 from core.data.synthetic_marker import is_synthetic_file
 from core.errors import UserError
@@ -240,7 +241,8 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
     items = pd.DataFrame(rows)
     items.insert(4, "split", splits)
     split_counts, class_counts = count_by_split(task, labels.classes, label_array, splits)
-    grouped_by, patients_per_split, group_warnings = _grouping(decoded, labels, groups, splits)
+    grouped_by, patients_per_split, group_warnings = patient_grouping(
+        [(d.source.path, d.image.patient_key) for d in decoded], labels, groups, splits)
     group_warnings += missing_class_warnings(class_counts, split_counts)
     synthetic_files = sum(item.synthetic for item in decoded)
     if synthetic_files:
@@ -268,34 +270,6 @@ def _store(workspace: str, name: str, decoded: list[_Decoded], labels: Labels, p
                          class_counts, [s.as_dict() for s in skipped], policy.describe(), group_warnings + warnings,
                          grouped_by=grouped_by, patients_per_split=patients_per_split,
                          synthetic=int(synthetic.sum()))
-
-
-def _grouping(decoded: list[_Decoded], labels: Labels, groups: np.ndarray, splits: np.ndarray
-              ) -> tuple[str | None, dict[str, int], list[str]]:
-    """What kept each patient's images in one split, patients per split, and plain warnings where nothing
-    (or not every file) named a patient. A file without a patient is split as a group of its own frames."""
-    by_csv = sum(1 for d in decoded if d.source.path in labels.patients)
-    by_dicom = sum(1 for d in decoded if d.source.path not in labels.patients and d.image.patient_key)
-    keys = ([f"CSV column '{labels.patient_column}'"] if by_csv else []) + (["DICOM PatientID"] if by_dicom else [])
-    grouped_by = " and ".join(keys) or None
-    warnings: list[str] = []
-    if grouped_by is None:
-        where = f"in {labels.csv_name}" if labels.origin == "csv" else "(no labels CSV with one, no DICOM PatientID)"
-        warnings.append(f"No patient column was found {where}, so images of one patient may sit in different "
-                        "splits; name it with --patient-column (on the Dataset page: Patient column).")
-        patients_per_split: dict[str, int] = {}
-    else:
-        named = np.array([not str(group).startswith("file:") for group in groups])
-        patients_per_split = {split: len(set(groups[named & (splits == split)])) for split in SPLITS}
-        missing = len(decoded) - by_csv - by_dicom
-        if missing:
-            warnings.append(f"{missing} of {len(decoded)} files name no patient ({grouped_by} is empty or absent "
-                            "for them), so each of those files is split as a patient of its own.")
-    empty = [split for split in SPLITS[1:] if not (splits == split).any()]
-    if empty:
-        warnings.append(f"The {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty: "
-                        f"{len(set(groups))} patients or ungrouped files are too few to hold any out.")
-    return grouped_by, patients_per_split, warnings
 
 
 def _large_enough(decoded: list[_Decoded], prep: Preprocessing, skipped: list[Skipped]) -> list[_Decoded]:

@@ -20,12 +20,13 @@ import pandas as pd
 from core.data.clips import Clip, iter_clips, natural_key
 from core.data.deid import Deidentifier
 from core.data.frame_policy import FrameChoice, FramePolicy, choose_frames
-from core.data.import_summary import ImportSummary, NothingImported, Progress, missing_class_warnings, unique_path
+from core.data.import_summary import (ImportSummary, NothingImported, Progress, missing_class_warnings, patient_grouping,
+                                      unique_path)
 from core.data.labels import Labels, column_key, csv_columns, labels_from_csv, labels_from_folders
 from core.data.medical_image import MedicalImage
 from core.data.preprocess import Preprocessing, frame_to_unit_square, match_channels, to_storage
 from core.data.sources import Skipped, SourceFile
-from core.data.splits import SPLITS, assign_splits, stratum_of
+from core.data.splits import assign_splits, stratum_of
 from core.data.store import SYNTHETIC_COLUMN, DatasetInfo, count_by_split, datasets_dir, new_dataset_id, write_dataset
 from core.errors import UserError
 from core.settings import workspace_secret
@@ -189,7 +190,9 @@ def _store(workspace: str, name: str, prepared: list[_Prepared], labels: Labels,
     items = pd.DataFrame(rows)
     items.insert(4, "split", splits)
     split_counts, class_counts = count_by_split(task, labels.classes, label_array, splits)
-    grouped_by, patients_per_split, warnings = _grouping(prepared, labels, groups, splits)
+    grouped_by, patients_per_split, warnings = patient_grouping(
+        [(item.clip.path, item.clip.patient_key) for item in prepared], labels, groups, splits, items="clips",
+        units="clips", own_prefix="clip:")
     warnings += missing_class_warnings(class_counts, split_counts, item="clip")
     frame_time, time_warnings = _frame_time(prepared)
     warnings += time_warnings + _policy_notes(prepared)
@@ -264,30 +267,3 @@ def _policy_notes(prepared: list[_Prepared]) -> list[str]:
         else:
             sentences.append(f"{counted(len(paths), 'clip')} ({listed}): as for {pairs[0][0]}, {pairs[0][1]}.")
     return sentences
-
-
-def _grouping(prepared: list[_Prepared], labels: Labels, groups: np.ndarray, splits: np.ndarray
-              ) -> tuple[str | None, dict[str, int], list[str]]:
-    """What kept each patient's clips in one split, patients per split, and warnings where nothing named one."""
-    by_csv = sum(1 for item in prepared if item.clip.path in labels.patients)
-    by_dicom = sum(1 for item in prepared if item.clip.path not in labels.patients and item.clip.patient_key)
-    keys = ([f"CSV column '{labels.patient_column}'"] if by_csv else []) + (["DICOM PatientID"] if by_dicom else [])
-    grouped_by = " and ".join(keys) or None
-    warnings: list[str] = []
-    if grouped_by is None:
-        where = f"in {labels.csv_name}" if labels.origin == "csv" else "(no labels CSV with one, no DICOM PatientID)"
-        warnings.append(f"No patient column was found {where}, so clips of one patient may sit in different splits; "
-                        "name it with --patient-column (on the Dataset page: Patient column).")
-        patients_per_split: dict[str, int] = {}
-    else:
-        named = np.array([not str(group).startswith("clip:") for group in groups])
-        patients_per_split = {split: len(set(groups[named & (splits == split)])) for split in SPLITS}
-        missing = len(prepared) - by_csv - by_dicom
-        if missing:
-            warnings.append(f"{missing} of {len(prepared)} clips name no patient ({grouped_by} is empty or absent for "
-                            "them), so each of those clips is split as a patient of its own.")
-    empty = [split for split in SPLITS[1:] if not (splits == split).any()]
-    if empty:
-        warnings.append(f"The {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty: "
-                        f"{len(set(groups))} patients or ungrouped clips are too few to hold any out.")
-    return grouped_by, patients_per_split, warnings
