@@ -11,6 +11,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,33 +50,56 @@ def example_input(predictor: Predictor, batch: int = 2, seed: int = 0) -> torch.
 
 
 def onnx_bytes(predictor: Predictor) -> bytes:
-    """The model as ONNX (opset 17, dynamic batch), verified: onnxruntime must match PyTorch."""
+    """The model as ONNX (opset 17, input "image" (N, C, S, S) with a dynamic batch), verified: onnxruntime must
+    match PyTorch."""
+    return verified_onnx_bytes(predictor.model, lambda batch, seed: example_input(predictor, batch, seed), "image",
+                               predictor.spec.get("architecture", "classifier"))
+
+
+def onnx_difference(predictor: Predictor, data: bytes) -> float:
+    """Largest absolute difference between onnxruntime's and PyTorch's logits on random inputs."""
+    return onnx_logit_difference(predictor.model, data, example_input(predictor, batch=4, seed=1), "image")
+
+
+def torchscript_bytes(predictor: Predictor) -> bytes:
+    return traced_bytes(predictor.model, example_input(predictor, 1))
+
+
+def verified_onnx_bytes(model: torch.nn.Module, example: Callable[[int, int], torch.Tensor], input_name: str,
+                        what: str) -> bytes:
+    """`model` as ONNX (opset 17, input `input_name` with a dynamic batch axis, output "logits"), checked in
+    onnxruntime against PyTorch on `example(batch=2, seed=1)`. Raises UserError (nothing returned) when ONNX
+    cannot express an operator or the two disagree by more than ONNX_TOLERANCE."""
     buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(predictor.model.eval(), (example_input(predictor, 1),), buffer, dynamo=False,
-                          input_names=["image"], output_names=["logits"], opset_version=17,
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model.eval(), (example(1, 0),), buffer, dynamo=False, input_names=[input_name],
+                              output_names=["logits"], opset_version=17,
+                              dynamic_axes={input_name: {0: "batch"}, "logits": {0: "batch"}})
+    except Exception as error:  # an operator ONNX cannot express: one sentence, not a traceback
+        raise UserError(f"This {what} model cannot be exported to ONNX ({type(error).__name__}); download its "
+                        "safetensors weights instead.") from error
     data = buffer.getvalue()
-    difference = onnx_difference(predictor, data)
+    difference = onnx_logit_difference(model, data, example(2, 1), input_name)
     if difference > ONNX_TOLERANCE:
         raise UserError(f"The ONNX export differs from PyTorch by {difference:.2g}; it was not saved.")
     return data
 
 
-def onnx_difference(predictor: Predictor, data: bytes) -> float:
-    """Largest absolute difference between onnxruntime's and PyTorch's logits on random inputs."""
+def onnx_logit_difference(model: torch.nn.Module, data: bytes, inputs: torch.Tensor, input_name: str) -> float:
+    """Largest absolute difference between onnxruntime's and PyTorch's logits for `inputs`."""
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    inputs = example_input(predictor, batch=4, seed=1)
     with torch.no_grad():
-        expected = predictor.model(inputs).numpy()
-    return float(np.abs(session.run(None, {"image": inputs.numpy()})[0] - expected).max())
+        expected = model.eval()(inputs).numpy()
+    return float(np.abs(session.run(None, {input_name: inputs.numpy()})[0] - expected).max())
 
 
-def torchscript_bytes(predictor: Predictor) -> bytes:
+def traced_bytes(model: torch.nn.Module, example: torch.Tensor) -> bytes:
+    """`model` traced with TorchScript on `example`, saved to bytes."""
     with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export, yet widely deployed
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(predictor.model.eval(), example_input(predictor, 1))
+        traced = torch.jit.trace(model.eval(), example)
         buffer = io.BytesIO()
         torch.jit.save(traced, buffer)
     return buffer.getvalue()

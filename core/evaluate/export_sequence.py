@@ -7,18 +7,14 @@ fixed by the run. INT8 quantisation is offered for image classifiers only (its a
 """
 from __future__ import annotations
 
-import io
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import onnxruntime as ort
 import torch
 
 from core.errors import UserError
-from core.evaluate.export import ONNX_TOLERANCE, RunRecord
+from core.evaluate.export import RunRecord, onnx_logit_difference, traced_bytes, verified_onnx_bytes
 from core.evaluate.intervals import METHOD_TEXT
 from core.evaluate.predict_sequence import SequencePredictor
 from core.evaluate.report import load_report, report_warnings
@@ -39,40 +35,18 @@ def example_clip(predictor: SequencePredictor, batch: int = 2, seed: int = 0) ->
 def sequence_onnx_bytes(predictor: SequencePredictor) -> bytes:
     """The model as ONNX (opset 17, input "clip" (N, T, C, S, S) with a dynamic batch, output "logits"), verified:
     onnxruntime must match PyTorch, else UserError and nothing is returned."""
-    buffer = io.BytesIO()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(predictor.model.eval(), (example_clip(predictor, 1),), buffer, dynamo=False,
-                              input_names=["clip"], output_names=["logits"], opset_version=17,
-                              dynamic_axes={"clip": {0: "batch"}, "logits": {0: "batch"}})
-    except Exception as error:  # an operator ONNX cannot express: one sentence, not a traceback
-        raise UserError(f"This {predictor.spec.get('architecture', 'sequence')} model cannot be exported to ONNX "
-                        f"({type(error).__name__}); download its safetensors weights instead.") from error
-    data = buffer.getvalue()
-    difference = sequence_onnx_difference(predictor, data)
-    if difference > ONNX_TOLERANCE:
-        raise UserError(f"The ONNX export differs from PyTorch by {difference:.2g}; it was not saved.")
-    return data
+    return verified_onnx_bytes(predictor.model, lambda batch, seed: example_clip(predictor, batch, seed), "clip",
+                               predictor.spec.get("architecture", "sequence"))
 
 
 def sequence_onnx_difference(predictor: SequencePredictor, data: bytes) -> float:
     """Largest absolute difference between onnxruntime's and PyTorch's logits on random clips (batch of 2, so the
     dynamic batch axis is exercised too)."""
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    inputs = example_clip(predictor, batch=2, seed=1)
-    with torch.no_grad():
-        expected = predictor.model(inputs).numpy()
-    return float(np.abs(session.run(None, {"clip": inputs.numpy()})[0] - expected).max())
+    return onnx_logit_difference(predictor.model, data, example_clip(predictor, batch=2, seed=1), "clip")
 
 
 def sequence_torchscript_bytes(predictor: SequencePredictor) -> bytes:
-    with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export, yet widely deployed
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(predictor.model.eval(), example_clip(predictor, 1))
-        buffer = io.BytesIO()
-        torch.jit.save(traced, buffer)
-    return buffer.getvalue()
+    return traced_bytes(predictor.model, example_clip(predictor, 1))
 
 
 def weights_bytes(folder: Path) -> bytes:
