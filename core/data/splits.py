@@ -70,23 +70,59 @@ def _take_share(indices: np.ndarray, strata: np.ndarray, groups: np.ndarray, sha
     """
     if share <= 0:
         return np.array([], dtype=int)
-    from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold  # scikit-learn takes a second to import
+    from sklearn.model_selection import GroupShuffleSplit  # scikit-learn takes a second to import
 
     n_groups = len(np.unique(groups))
     n_folds = int(round(1 / share))
     picked = np.array([], dtype=int)
     if 2 <= n_folds <= n_groups:
-        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         try:
             with warnings.catch_warnings():  # "the least populated class has only N members": handled above
                 warnings.simplefilter("ignore", UserWarning)
-                _, picked = next(folds.split(np.zeros(len(strata)), strata, groups))
+                picked = _fold_with_most_classes(strata, groups, n_folds, seed)
         except ValueError:  # every class has fewer items than folds
             picked = np.array([], dtype=int)
     if len(picked) == 0:  # few groups: a plain grouped shuffle
         shuffle = GroupShuffleSplit(n_splits=1, test_size=max(share, 1 / n_groups), random_state=seed)
         _, picked = next(shuffle.split(np.zeros(len(strata)), strata, groups))
-    return indices[picked]
+    return indices[_add_missing_classes(picked, strata, groups, seed)]
+
+
+def _fold_with_most_classes(strata: np.ndarray, groups: np.ndarray, n_folds: int, seed: int,
+                            attempts: int = 20) -> np.ndarray:
+    """The held-out part of the first StratifiedGroupKFold fold (seeded) that holds every class; failing that,
+    the same with up to `attempts` reshuffles; failing that, the fold seen holding the most classes.
+
+    With few items per class (a dozen clips, say) the first fold can hold a single class, so a validation or test
+    split could not measure the others; on larger data the first fold already holds every class and is kept, so
+    stored splits do not change."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    wanted = len(np.unique(strata))
+    best, best_count = None, -1
+    for attempt in range(attempts):
+        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed + 7919 * attempt)
+        for _, held_out in folds.split(np.zeros(len(strata)), strata, groups):
+            count = len(np.unique(strata[held_out]))
+            if count == wanted:
+                return held_out
+            if count > best_count:
+                best, best_count = held_out, count
+    return best
+
+
+def _add_missing_classes(held_out: np.ndarray, strata: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """`held_out` plus, for each class it lacks that at least 3 other groups hold, one seeded random such group
+    (whole), so the held-out split can measure that class and training keeps at least two of its groups."""
+    rng = np.random.default_rng(seed)
+    chosen = set(groups[held_out])
+    for stratum in np.unique(strata):
+        if stratum in set(strata[np.isin(groups, list(chosen))]):
+            continue
+        candidates = sorted(set(groups[strata == stratum]) - chosen)
+        if len(candidates) >= 3:
+            chosen.add(candidates[int(rng.integers(len(candidates)))])
+    return np.flatnonzero(np.isin(groups, list(chosen)))
 
 
 def stratum_of(labels: np.ndarray) -> np.ndarray:

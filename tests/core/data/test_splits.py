@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data.splits import assign_splits, stratum_of
+from core.data.splits import SPLITS, assign_splits, stratum_of
 
 
 def _grouped(n_patients: int = 200, per_patient: int = 2, classes: int = 3):
@@ -85,3 +85,15 @@ def test_a_class_of_few_patients_still_reaches_the_held_out_splits():
         in_test += bool((strata[splits == "test"] == 1).any())
         in_val += bool((strata[splits == "val"] == 1).any())
     assert in_test >= 32 and in_val >= 32  # 35 and 35 with scikit-learn 1.9; the grouped shuffle gave 20 and 23
+
+
+@pytest.mark.parametrize("per_class", [5, 6, 8])
+def test_a_dozen_items_give_every_split_both_classes(per_class):
+    """A new user's import of six clips per class once left the validation split with one class only: with few
+    items per class, each held-out split still gets every class that has items to spare."""
+    labels = np.array([0] * per_class + [1] * per_class)
+    groups = np.array([f"clip:{i}" for i in range(len(labels))])
+    for seed in range(5):
+        splits = assign_splits(labels, groups, seed=seed)
+        for split in SPLITS:
+            assert set(labels[splits == split]) == {0, 1}, (seed, split)
