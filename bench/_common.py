@@ -1,7 +1,9 @@
 """Shared set-up for the benchmarks: a throwaway MEDLAB_HOME and a sink that keeps metrics in memory."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -12,9 +14,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def temporary_home() -> Path:
-    """Benchmarks never touch the user's MEDLAB_HOME; built-in datasets are still shared if configured."""
+    """Benchmarks never touch the user's MEDLAB_HOME; built-in datasets are still shared if configured. The home
+    (datasets, runs, weights: tens of megabytes) is removed when the benchmark exits."""
     home = Path(tempfile.mkdtemp(prefix="medlab-bench-"))
     os.environ["MEDLAB_HOME"] = str(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     return home
 
 
