@@ -75,8 +75,17 @@ def test_a_short_gan_shows_its_samples_evolve_and_its_samples_download_as_synthe
     # dataset), which take minutes on a loaded 2-core machine
     first = page.wait_for_function(GRID, timeout=600_000).json_value()
     first_bytes = grid_bytes(page, first["src"])  # at once: Streamlit drops an old media URL after later reruns
-    later = page.wait_for_function(f"() => {{ const g = ({GRID})(); return g && g.epoch > {first['epoch']} && g; }}",
-                                   timeout=600_000).json_value()
+    # a later epoch's grid as it arrives, or (a quiet machine may finish the run before the first grid is seen)
+    # the completed run's, then replayed from the earliest epoch with the slider
+    later = page.wait_for_function(
+        f"() => {{ const g = ({GRID})(); if (g && g.epoch > {first['epoch']}) return g; "
+        "return /· completed/.test(document.body.innerText) ? {done: true} : null; }", timeout=600_000).json_value()
+    if later.get("done"):
+        thumb = page.get_by_test_id("stSlider").filter(has_text="Epoch").get_by_role("slider")
+        thumb.focus()
+        thumb.press("ArrowLeft")  # one epoch back: another grid
+        later = page.wait_for_function(f"() => {{ const g = ({GRID})(); return g && g.epoch != {first['epoch']} && g; }}",
+                                       timeout=120_000).json_value()
     later_bytes = grid_bytes(page, later["src"])
     assert later["src"] != first["src"]
     assert later_bytes != first_bytes  # the samples changed, not only the URL
