@@ -4,9 +4,11 @@ MEDLAB_HOME (default: ~/.medlab) holds everything MedLab writes:
 
     workspaces/<name>/datasets/<id>/   datasets imported into a workspace
     workspaces/<name>/runs/<id>/       training runs of a workspace
+    workspaces/class/                  workshop and SSO modes: the teacher's workspace, read-only to participants
     workspaces/<name>/secret           per-workspace key for pseudonymous DICOM UIDs and patient keys
     builtin/<id>/                      built-in datasets, generated on first use, shared by all workspaces
                                        (MEDLAB_BUILTIN_DIR puts them elsewhere)
+    access.sqlite                      workshop participants and session tokens (core.access.sessions)
     cache/                             downloads (MedMNIST files, pretrained weights)
 
 Tests point MEDLAB_HOME at a temporary folder.
@@ -23,6 +25,7 @@ from pathlib import Path
 from core.errors import UserError
 
 DEFAULT_WORKSPACE = "default"
+CLASS_WORKSPACE = "class"  # workshop and SSO modes: the teacher's datasets, read-only to participants
 _WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 

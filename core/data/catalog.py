@@ -6,8 +6,13 @@ from core.data.store import Dataset, DatasetInfo, stored_dataset_path, stored_da
 from core.errors import UserError
 
 
-def list_datasets(workspace: str) -> list[DatasetInfo]:
-    return builtin_infos() + stored_datasets(workspace)
+SHARED_PREFIX = "class:"  # a class-workspace dataset as seen from another workspace: "class:chest-3fa9c1"
+
+
+def list_datasets(workspace: str, shared: str | None = None) -> list[DatasetInfo]:
+    """The built-in datasets, then `workspace`'s, then (workshop and SSO modes) those of the shared read-only
+    workspace `shared` with SHARED_PREFIX on their ids, which open_dataset resolves from any workspace."""
+    return builtin_infos() + stored_datasets(workspace)  # H1: shared
 
 
 def open_dataset(workspace: str, dataset_id: str) -> Dataset:

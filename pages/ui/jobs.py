@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.jobs.runner import JobRunner
+from core.access.scoped_store import ScopedRunStore
 from core.jobs.store import RunRecord, RunStore
 from core.settings import medlab_home
 
@@ -19,7 +20,10 @@ def job_runner() -> JobRunner:
 
 
 def run_store() -> RunStore:
-    return job_runner().store
+    """The run store as this session's identity sees it (core.access.scoped_store): pages never see or change
+    another participant's runs. The job runner keeps the plain store (`job_runner().store`)."""
+    from pages.ui.identity import require_identity
+    return ScopedRunStore(require_identity(), job_runner().store)
 
 
 BEFORE_TRAINING = ("starting the worker", "preparing data", "loading the data and building the model", "resuming from the checkpoint")

@@ -18,11 +18,18 @@ def typed_workspace() -> str:
     return (st.session_state.get(WORKSPACE_KEY) or "").strip() or DEFAULT_WORKSPACE
 
 
-def current_workspace() -> str:
-    """The workspace this session acts on: the typed name made usable ("Bob Smith" -> "bob-smith"), never
-    silently another one (the sidebar says when it was changed). Raises UserError when nothing usable is left of
-    it; the sidebar then shows that sentence and stops the page until the name is fixed."""
+def typed_personal_workspace() -> str:
+    """Personal mode: the typed name made usable ("Bob Smith" -> "bob-smith"), never silently another one (the
+    sidebar says when it was changed). Raises UserError when nothing usable is left of it; the sidebar then shows
+    that sentence and stops the page until the name is fixed."""
     return normalise_workspace_name(typed_workspace())
+
+
+def current_workspace() -> str:
+    """The workspace this session's pages show and act on: in personal mode the sidebar's name; in workshop and
+    SSO modes the signed-in identity's own workspace (an admin's: the one picked in the sidebar)."""
+    from pages.ui.identity import require_identity, viewed_workspace
+    return viewed_workspace(require_identity())
 
 
 @contextlib.contextmanager
