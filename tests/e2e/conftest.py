@@ -59,17 +59,22 @@ def trained_server(phantom_run, tmp_path_factory: pytest.TempPathFactory, shared
     yield from _serve(tmp_path_factory, shared_builtin_dir, home=phantom_run.home)
 
 
-def _serve(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path, home: Path | None = None
+def _serve(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path, home: Path | None = None,
+           secrets_toml: str | None = None, port: int | None = None, env_extra: dict[str, str] | None = None
            ) -> Iterator[Server]:
-    """Start `streamlit run streamlit_app.py` on a free port with its own MEDLAB_HOME (or the given one)."""
-    port = _free_port()
+    """Start `streamlit run streamlit_app.py` on a free port (or `port`) with its own MEDLAB_HOME (or the given
+    one). `secrets_toml`: the text of the server's .streamlit/secrets.toml (workshop or SSO mode), written into
+    the home and passed with --secrets.files; without it the server never reads a secrets file (personal mode)."""
+    port = port or _free_port()
     home = home or tmp_path_factory.mktemp("e2e-home")
     env = {**os.environ, "MEDLAB_HOME": str(home), "MEDLAB_BUILTIN_DIR": str(shared_builtin_dir),
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    secrets = home / "secrets.toml"
+    secrets.write_text(secrets_toml or "")
     log = (home / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--secrets.files", str(secrets)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
