@@ -1,9 +1,11 @@
 """Shared inputs of the native-scale tests: 16-bit PNGs whose clean values span 0.30-0.55 of the full range."""
 from __future__ import annotations
 
+import atexit
 import functools
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -66,6 +68,7 @@ def train_tiny_denoiser(workspace: str = "default") -> str:
 def tiny_run(builtin_dir: str) -> tuple[Path, str]:
     """(MEDLAB_HOME holding it, run id) of one tiny denoiser per test session, trained in a home of its own."""
     home = Path(tempfile.mkdtemp(prefix="medlab-tiny-run-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # the session's tests share it; nothing stays behind
     saved = {key: os.environ.get(key) for key in ("MEDLAB_HOME", "MEDLAB_BUILTIN_DIR")}
     os.environ.update(MEDLAB_HOME=str(home), MEDLAB_BUILTIN_DIR=builtin_dir)
     try:
