@@ -11,11 +11,13 @@ import re
 import sys
 from typing import Any, NoReturn
 
-from core.cli import data_commands, enhance_commands, evaluate_commands, synth_commands, train_commands
+from core.cli import (access_commands, data_commands, enhance_commands, evaluate_commands, synth_commands,
+                      train_commands)
 from core.errors import UserError
 from core.settings import DEFAULT_WORKSPACE, normalise_workspace_name, workspace_name_note
 
-COMMAND_MODULES = (data_commands, train_commands, evaluate_commands, enhance_commands, synth_commands)
+COMMAND_MODULES = (data_commands, train_commands, evaluate_commands, enhance_commands, synth_commands,
+                   access_commands)
 
 
 # A value that starts with '-' and a digit (or '-.' and a digit) is a value, never an option: a negative window

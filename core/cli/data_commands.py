@@ -66,8 +66,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 def run_datasets(args: argparse.Namespace) -> int:
     from core.data.catalog import list_datasets
+    from core.settings import CLASS_WORKSPACE
 
-    infos = list_datasets(args.workspace)
+    infos = list_datasets(args.workspace, shared=CLASS_WORKSPACE)  # the class workspace's as "class:<id>", if any
     if args.json:
         print_json([info.public_dict() for info in infos])
         return 0

@@ -31,7 +31,7 @@ import numpy as np
 
 from core.data.splits import SPLITS
 from core.errors import UserError
-from core.settings import workspace_dir
+from core.settings import CLASS_WORKSPACE, workspace_dir
 
 if TYPE_CHECKING:  # pandas is imported where items are read, so listing datasets does not load it
     import pandas as pd
@@ -266,6 +266,10 @@ def stored_dataset_path(workspace: str, dataset_id: str) -> Path | None:
 
 
 def delete_dataset(workspace: str, dataset_id: str) -> None:
+    """Delete a dataset stored in `workspace`. A class-workspace dataset seen from another workspace ("class:<id>",
+    core.data.catalog.SHARED_PREFIX) is refused: only the teacher, in the class workspace, deletes it."""
+    if dataset_id.startswith(f"{CLASS_WORKSPACE}:"):
+        raise UserError(f"Dataset '{dataset_id}' belongs to the class workspace: you can use it but not delete it.")
     path = stored_dataset_path(workspace, dataset_id)
     if path is None:
         raise UserError(f"There is no stored dataset '{dataset_id}' in workspace '{workspace}'.")
