@@ -1,4 +1,5 @@
-"""What a user can do to runs, the same from a page and from the CLI: submit, stop, resume, delete."""
+"""What a user can do to runs, the same from a page and from the CLI: submit, stop, resume, delete; and what the
+teacher's view does to them: reorder the queue (priority) and change a run's minutes cap."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import time
 from typing import Any
 
 from core.errors import UserError
+from core.jobs.limits import QueueLimits, capped_config, check_queue_limit
 from core.jobs.liveness import is_local, pid_alive
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord, RunStore
 from core.tasks import check_task, load_config
@@ -15,11 +17,21 @@ from core.train.run_folder import write_config
 STOP_GRACE_S = float(os.environ.get("MEDLAB_STOP_GRACE_S", "30"))
 
 
-def create_run(store: RunStore, workspace: str, config_data: dict[str, Any], status: str = "queued") -> RunRecord:
-    """Validate a config (and that its dataset can be trained on) and record a new run."""
+def create_run(store: RunStore, workspace: str, config_data: dict[str, Any], status: str = "queued",
+               limits: QueueLimits | None = None) -> RunRecord:
+    """Validate a config (and that its dataset can be trained on) and record a new run.
+
+    `limits` (a workshop participant's, core.jobs.limits; None for personal mode, admins and the CLI): refused
+    with UserError when the workspace already has its most runs queued or running; epochs are capped
+    (capped_config) and the run gets the minutes cap (max_minutes).
+    """
     config = load_config(config_data)
+    if limits is not None:
+        check_queue_limit(store, workspace, limits)
+        config = load_config(capped_config(config.as_dict(), limits)[0])
     monitor = check_task(config, workspace)  # dataset, labels, splits, model, monitor, init_from: nothing loaded
-    return store.create(workspace, config.as_dict(), monitor=monitor, status=status)
+    return store.create(workspace, config.as_dict(), monitor=monitor, status=status,
+                        max_minutes=limits.max_run_minutes if limits is not None else 0.0)
 
 
 def request_stop(store: RunStore, run_id: str) -> RunRecord:
@@ -44,13 +56,22 @@ def force_stop(store: RunStore, record: RunRecord) -> None:
                              "completed epoch")
 
 
-def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None) -> RunRecord:
+def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None, limits: QueueLimits | None = None
+                   ) -> RunRecord:
     """Queue a stopped, interrupted or failed run again (it continues from its checkpoint), or a completed run
-    for more epochs (`epochs` is the new total)."""
-    record = store.get(run_id)  # a run whose worker died is interrupted by now (see core.jobs.liveness)
+    for more epochs (`epochs` is the new total). `limits` (a participant's): the queued-runs limit applies, and
+    no run trains past max_epochs."""
+    # changeable, not get: this writes the run's config.json itself, so a run the caller may only look at (a
+    # class run seen from a participant's scoped store) is refused before anything is written
+    record = store.changeable(run_id)  # a run whose worker died is interrupted by now (see core.jobs.liveness)
     config = store.config(record)
     if record.status in ACTIVE:
         raise UserError(f"Run '{run_id}' is already {record.status}.")
+    if limits is not None:
+        check_queue_limit(store, record.workspace, limits)
+        if epochs is not None and limits.max_epochs and epochs > limits.max_epochs:
+            raise UserError(f"This workshop allows at most {limits.max_epochs:g} epochs per run, so this run cannot "
+                            f"train to epoch {epochs}.")
     if epochs is not None:
         if epochs <= record.epoch:
             raise UserError(f"Run '{run_id}' has already trained {record.epoch} epochs; --epochs must be more than that.")
@@ -67,3 +88,40 @@ def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None) -> R
 
 def delete_run(store: RunStore, run_id: str) -> None:
     store.delete(run_id)
+
+
+# --- the teacher's view ---------------------------------------------------------------------------------------
+def set_priority(store: RunStore, run_id: str, priority: float) -> RunRecord:
+    """Set a run's place in the queue: a higher priority starts before every lower one, whatever its round
+    (core.jobs.fair_queue); 0 is everyone's default."""
+    store.get(run_id)  # UserError for a run that does not exist (or that this store may not see)
+    store.update(run_id, priority=float(priority))
+    return store.get(run_id)
+
+
+def move_to_front(store: RunStore, run_id: str) -> RunRecord:
+    """Make a queued run the next to start (on its device): its priority above every other queued run's."""
+    record = store.get(run_id)
+    if record.status != "queued":
+        raise UserError(f"Run '{run_id}' is {record.status}, not queued, so it has no place in the queue to change.")
+    others = [r.priority for r in store.list(statuses=("queued",)) if r.id != run_id]
+    return set_priority(store, run_id, max([0.0, *others]) + 1)
+
+
+def move_to_back(store: RunStore, run_id: str) -> RunRecord:
+    """Make a queued run start after every other queued run: its priority below every other queued run's."""
+    record = store.get(run_id)
+    if record.status != "queued":
+        raise UserError(f"Run '{run_id}' is {record.status}, not queued, so it has no place in the queue to change.")
+    others = [r.priority for r in store.list(statuses=("queued",)) if r.id != run_id]
+    return set_priority(store, run_id, min([0.0, *others]) - 1)
+
+
+def set_run_cap(store: RunStore, run_id: str, max_minutes: float) -> RunRecord:
+    """Change a run's training-minutes cap (0: none). A running run sees it within a second (its worker polls
+    the store at its steps) and ends training there if it has trained longer, then is evaluated."""
+    if isinstance(max_minutes, bool) or not isinstance(max_minutes, (int, float)) or max_minutes < 0:
+        raise UserError(f"A run's minutes cap must be a number of at least 0 (0: no cap), not {max_minutes!r}.")
+    store.get(run_id)
+    store.update(run_id, max_minutes=float(max_minutes))
+    return store.get(run_id)

@@ -10,16 +10,22 @@ import numpy as np
 
 from core.errors import UserError
 from core.jobs.control import create_run
+from core.jobs.limits import QueueLimits, check_queue_limit
 from core.jobs.store import RunRecord, RunStore
 
 
-def submit_cross_validation(store: RunStore, workspace: str, config: dict[str, Any], folds: int) -> list[RunRecord]:
+def submit_cross_validation(store: RunStore, workspace: str, config: dict[str, Any], folds: int,
+                            limits: QueueLimits | None = None) -> list[RunRecord]:
+    """Queue one run per fold. `limits`: a workshop participant's (core.jobs.limits): refused as a whole when
+    the folds do not all fit under the queued-runs limit; each fold is capped like any run."""
     if not 2 <= folds <= 20:
         raise UserError(f"Cross-validation needs 2 to 20 folds, not {folds}.")
+    if limits is not None:
+        check_queue_limit(store, workspace, limits, adding=folds)
     group = f"cv-{time.strftime('%y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     label = config.get("name") or config.get("model", "small_cnn")
     return [create_run(store, workspace, {**config, "folds": folds, "fold": fold, "cv_group": group,
-                                          "name": f"{label} · fold {fold + 1}/{folds}"})
+                                          "name": f"{label} · fold {fold + 1}/{folds}"}, limits=limits)
             for fold in range(folds)]
 
 

@@ -23,6 +23,7 @@ from core.data.augment import load_augmentation
 from core.enhance.report import build_restoration_report
 from core.errors import UserError
 from core.evaluate.report import build_report
+from core.jobs.limits import minutes_text
 from core.jobs.liveness import LIVE, Heartbeat, worker_identity
 from core.jobs.store import RunRecord, RunStore
 from core.synthesis.report import build_synthesis_report
@@ -32,7 +33,7 @@ from core.tasks.classify import ClassificationOutputs
 from core.tasks.generative import GenerativeOutputs
 from core.tasks.restore import RESTORE_TASKS, RestorationOutputs
 from core.train.config import TrainConfig
-from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, PreviewSaver, StopCheck
+from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, PreviewSaver, StopCheck, TimeCap
 from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
 from core.train.loop import LoopState, fit
 from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, REBUILD_SPEC, SUMMARY_FILE, WORKER_LOG, write_json
@@ -161,11 +162,13 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         device = resolve_device(record.device_used or config.device)
         store.update(run_id, device_used=str(device))
         task, state = task_and_state(store, record, config, device)
+        cap_minutes = [record.max_minutes]  # the teacher may change it while the run trains: read at every poll
 
         def poll() -> str | None:
             current = store.get(run_id)
             if current.pid != os.getpid() or current.status not in LIVE:
                 raise Superseded  # a reader judged this worker gone, or another took the run: write nothing more
+            cap_minutes[0] = current.max_minutes
             if current.stop_requested:
                 return "stopped"
             if managed and os.getppid() != parent:
@@ -174,10 +177,17 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
 
         # the preview grid is drawn before the checkpoint: a worker killed in between redraws it on resume
         callbacks = [MetricsRecorder(StoreSink(store, record)), PreviewSaver(folder), Checkpointer(folder),
-                     StopCheck(poll)]
+                     StopCheck(poll), TimeCap(lambda: cap_minutes[0])]
         if config.early_stopping:
             callbacks.append(EarlyStopping(task.monitor, config.patience, task.monitor_mode))
         state = fit(task, state, callbacks)
+        capped = (f"training ended at the teacher's cap of {minutes_text(cap_minutes[0])}"
+                  if state.stop_reason == "time_cap" else None)
+        if capped and not (folder / BEST_WEIGHTS).exists():  # not one epoch finished: nothing to evaluate
+            store.update(run_id, status="stopped", finished=time.time(), pid=None, phase=None,
+                         message=f"{capped} before epoch 1 of {config.epochs} finished; resume continues from "
+                                 f"epoch {state.epoch + 1}, step {state.step + 1}")
+            return store.get(run_id)
         if state.stop_reason in ("stopped", "interrupted"):
             message = ("stopped on request" if state.stop_reason == "stopped"
                        else "the server stopped while this run was training")
@@ -188,11 +198,16 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         store.update(run_id, phase="evaluating the test split")
         summary = {"best_epoch": state.best_epoch, "monitor": task.monitor, "best_value": state.best_value,
                    "epochs_trained": state.epoch, "stopped_early": state.stop_reason == "early_stopping",
+                   "time_capped": state.stop_reason == "time_cap",
                    **task.final_report(), "seconds": time.time() - started}
+        if device.type == "cuda":  # what the job runner's memory check expects of the next run of this recipe
+            summary["gpu_memory_peak_bytes"] = torch.cuda.max_memory_reserved(device)
         store.update(run_id, phase="writing the report")
         write_report(task, folder)
         write_json(folder / SUMMARY_FILE, summary)
         message = f"early stopping after epoch {state.epoch}" if state.stop_reason == "early_stopping" else None
+        if capped:
+            message = f"{capped} after epoch {state.epoch} of {config.epochs}"
         store.update(run_id, status="completed", finished=time.time(), pid=None, eta_s=0, phase=None,
                      summary=json.dumps(summary, default=float), message=message)
     except Superseded:

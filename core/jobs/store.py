@@ -65,14 +65,22 @@ CREATE TABLE IF NOT EXISTS runs (
     phase TEXT,                            -- what the worker is doing: 'preparing data', 'training', ...
     phase_since REAL,                      -- when that phase began
     eta_low_s REAL,                        -- the range around eta_s (equal to it when the estimate is sure)
-    eta_high_s REAL
+    eta_high_s REAL,
+    priority REAL NOT NULL DEFAULT 0,      -- the teacher's reordering: higher starts first (core.jobs.fair_queue)
+    max_minutes REAL NOT NULL DEFAULT 0,   -- training minutes allowed (0: no cap); training ends there
+    launched REAL                          -- when the job runner last started it from the queue
+);
+CREATE TABLE IF NOT EXISTS settings (      -- server-wide settings a teacher changes while the app runs
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL                    -- JSON
 );
 CREATE INDEX IF NOT EXISTS runs_by_workspace ON runs (workspace, created);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 """
 # columns added since the first release: a run store from before gets them on open
 ADDED_COLUMNS = {"host": "TEXT", "pid_ns": "INTEGER", "pid_start": "INTEGER", "heartbeat": "REAL",
-                 "phase": "TEXT", "phase_since": "REAL", "eta_low_s": "REAL", "eta_high_s": "REAL"}
+                 "phase": "TEXT", "phase_since": "REAL", "eta_low_s": "REAL", "eta_high_s": "REAL",
+                 "priority": "REAL NOT NULL DEFAULT 0", "max_minutes": "REAL NOT NULL DEFAULT 0", "launched": "REAL"}
 # what a worker does, in order (the phase column): written by core.jobs.execute and core.train.callbacks
 PHASES = ("starting the worker", "preparing data", "loading the data and building the model",
           "resuming from the checkpoint", "training", "evaluating the validation split", "evaluating the test split",
@@ -114,6 +122,9 @@ class RunRecord:
     phase_since: float | None = None
     eta_low_s: float | None = None
     eta_high_s: float | None = None
+    priority: float = 0.0
+    max_minutes: float = 0.0
+    launched: float | None = None
 
     @property
     def summary_dict(self) -> dict[str, Any]:
@@ -127,7 +138,7 @@ class RunRecord:
 
     def public_dict(self) -> dict[str, Any]:
         """The JSON shape of a run for `python -m core runs --json`."""
-        hidden = ("summary", "stop_requested", "pid_ns", "pid_start")
+        hidden = ("summary", "stop_requested", "pid_ns", "pid_start")  # priority and max_minutes are shown
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
         data["summary"] = self.summary_dict
         data["duration_s"] = self.duration_s
@@ -161,17 +172,19 @@ class RunStore:
             db.close()
 
     # --- runs -----------------------------------------------------------------------------------------------
-    def create(self, workspace: str, config: dict[str, Any], monitor: str | None, status: str = "queued") -> RunRecord:
+    def create(self, workspace: str, config: dict[str, Any], monitor: str | None, status: str = "queued",
+               max_minutes: float = 0.0) -> RunRecord:
+        """Record a new run (its folder and config.json first). `max_minutes`: its training-time cap (0: none)."""
         run_id = f"run-{time.strftime('%y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         folder = self.run_dir_for(workspace, run_id)
         folder.mkdir(parents=True)
         files.write_config(folder, config)
         with self._connect() as db:
             db.execute(
-                "INSERT INTO runs (id, workspace, name, task, dataset, model, status, device, created, epochs, monitor)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (id, workspace, name, task, dataset, model, status, device, created, epochs, monitor,"
+                " max_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, workspace, config.get("name", ""), config["task"], config["dataset"], config["model"],
-                 status, config.get("device", "auto"), time.time(), config["epochs"], monitor),
+                 status, config.get("device", "auto"), time.time(), config["epochs"], monitor, float(max_minutes)),
             )
         return self.get(run_id)
 
@@ -181,6 +194,10 @@ class RunStore:
         if row is None:
             raise UserError(f"There is no run '{run_id}'; `python -m core runs` lists them.")
         return self._checked(RunRecord(**dict(row)))
+
+    def changeable(self, run_id: str) -> RunRecord:
+        """The run, for code about to change it (a scoped store also refuses runs its identity may only read)."""
+        return self.get(run_id)
 
     def list(self, workspace: str | None = None, statuses: tuple[str, ...] | None = None) -> list[RunRecord]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
@@ -194,6 +211,14 @@ class RunStore:
             rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
         records = [self._checked(RunRecord(**dict(row))) for row in rows]
         return [r for r in records if not statuses or r.status in statuses]
+
+    def launched_since(self, since: float) -> list[RunRecord]:
+        """Runs no longer queued, running or stopping that the job runner started at or after `since` (what the fair
+        queue counts as a workspace's turns while others waited)."""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM runs WHERE launched >= ? AND status NOT IN ({','.join('?' * len(ACTIVE))})",
+                              (since, *ACTIVE)).fetchall()
+        return [RunRecord(**dict(row)) for row in rows]
 
     def reconcile_dead_runs(self) -> list[RunRecord]:
         """Mark every running or stopping run whose worker is gone as interrupted; return those runs."""
@@ -245,6 +270,18 @@ class RunStore:
         with self._connect() as db:
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
         shutil.rmtree(self.run_dir(record), ignore_errors=True)
+
+    # --- settings (e.g. the teacher's queue limits, core.jobs.limits) -----------------------------------------
+    def setting(self, key: str, default: Any = None) -> Any:
+        """The JSON value saved under `key`, or `default`."""
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row["value"])
+
+    def save_setting(self, key: str, value: Any) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO settings (key, value) VALUES (?, ?)"
+                       " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
 
     # --- files (laid out by core.train.run_folder) ----------------------------------------------------------
     def run_dir_for(self, workspace: str, run_id: str) -> Path:

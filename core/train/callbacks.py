@@ -1,4 +1,5 @@
-"""The loop's callbacks: metrics and progress, checkpoints, preview grids, early stopping and stop requests."""
+"""The loop's callbacks: metrics and progress, checkpoints, preview grids, early stopping, stop requests and a
+training-time cap."""
 from __future__ import annotations
 
 import time
@@ -203,3 +204,33 @@ class StopCheck(Callback):
         if now - self.last >= self.interval:
             self.last = now
             state.stop_reason = state.stop_reason or self.poll()
+
+
+class TimeCap(Callback):
+    """End training once it has trained `cap_minutes()` minutes (0: no cap), checked after every step and epoch:
+    sets stop_reason "time_cap". The cap is asked each time, so a cap changed while the run trains (a teacher's
+    change in the run store) takes effect at the next step. Training time is the time inside `fit` (setup before
+    it is not counted) plus, for a resumed run, the seconds of the epochs it had already completed."""
+
+    def __init__(self, cap_minutes: Callable[[], float], clock: Callable[[], float] = time.perf_counter) -> None:
+        self.cap_minutes, self.clock = cap_minutes, clock
+        self.start, self.before = 0.0, 0.0
+
+    def on_fit_start(self, task: Task, state: LoopState) -> None:
+        self.start = self.clock()
+        self.before = sum(float(metrics.get("seconds", 0.0)) for metrics in state.history)
+
+    def trained_s(self) -> float:
+        """Seconds trained so far, this run's earlier workers included."""
+        return self.before + self.clock() - self.start
+
+    def on_step_end(self, task: Task, state: LoopState, metrics: dict[str, Any]) -> None:
+        self._check(state)
+
+    def on_epoch_end(self, task: Task, state: LoopState, metrics: dict[str, float], improved: bool) -> None:
+        self._check(state)
+
+    def _check(self, state: LoopState) -> None:
+        cap = self.cap_minutes() or 0.0
+        if cap > 0 and self.trained_s() >= cap * 60:
+            state.stop_reason = state.stop_reason or "time_cap"
