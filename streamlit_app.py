@@ -1,9 +1,17 @@
-"""MedLab entry point: page navigation and the sidebar (workspace, compute device, status)."""
+"""MedLab entry point: page navigation and the sidebar (workspace, compute device, status).
+
+In workshop and SSO modes nobody reaches a page before signing in: until then the navigation is hidden and the
+join form (or the sign-in button) is drawn instead of whatever page the URL names, so that page opens after it.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
+from core.errors import UserError
 from pages.ui.builtins import builtin_preparation, wait_for_builtins
+from pages.ui.identity import access, current_identity, require_identity
 from pages.ui.jobs import job_runner
 from pages.ui.sidebar import render_sidebar
 
@@ -20,10 +28,24 @@ PAGES = [
     st.Page("pages/synthesize.py", title="Synthesize", icon=":material/blur_on:", url_path="synthesize"),
 ]
 NEEDS_BUILTINS = {"dataset", "train", "evaluate", "enhance"}  # pages that list or open datasets
+TEACHER = "pages/teacher.py"  # the teacher's view: admins only
 
 job_runner()  # the server's job queue runs whichever page is open
 preparation = builtin_preparation()  # the built-in datasets, generated in the background once per server
-page = st.navigation(PAGES)
+pages = PAGES
+try:
+    mode = access().mode
+except UserError as error:  # a wrong [workshop] / [auth] / [access] key: one sentence, and no page runs
+    st.error(error.message, icon=":material/error:")
+    st.stop()
+if mode != "personal":
+    identity = current_identity()
+    if identity is None:
+        st.navigation(PAGES, position="hidden")  # the URL keeps its page: after joining, /train opens Train
+        require_identity()  # draws the join form or the sign-in button, and stops
+    elif identity.is_admin and (Path(__file__).parent / TEACHER).exists():
+        pages = PAGES + [st.Page(TEACHER, title="Teacher", icon=":material/school:", url_path="teacher")]
+page = st.navigation(pages)
 render_sidebar()
 if page.url_path in NEEDS_BUILTINS:
     wait_for_builtins(preparation)  # progress on the page until they are ready (first start only)

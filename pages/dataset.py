@@ -1,4 +1,7 @@
-"""Dataset page: choose or import data, browse it, view single images, and set training augmentation."""
+"""Dataset page: choose or import data, browse it, view single images, and set training augmentation.
+
+A link /dataset?dataset=<id> opens that dataset, when it is one this workspace lists (its own, the class's, built-in).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +17,8 @@ from pages.ui.entry import through_entry_point
 from pages.ui.gallery import render_gallery
 from pages.ui.import_panel import render_import
 from pages.ui.sequence_player import read_viewer_file, render_file_player
-from pages.ui.session import current_workspace, dataset_picker, user_errors
+from pages.ui.session import (current_workspace, dataset_picker, linked_dataset, select_dataset, shared_workspace,
+                               user_errors)
 from pages.ui.viewer import render_viewer
 
 through_entry_point()
@@ -22,7 +26,9 @@ st.title("Dataset")
 workspace = current_workspace()
 
 with st.spinner("Preparing built-in datasets (first start only)"):
-    infos = {info.id: info for info in list_datasets(workspace)}
+    infos = {info.id: info for info in list_datasets(workspace, shared=shared_workspace())}
+if linked := linked_dataset(infos):
+    select_dataset(linked)
 picked = dataset_picker(infos, DEFAULT_DATASET_ID)
 dataset = open_dataset(workspace, picked)
 

@@ -13,13 +13,14 @@ from pages.ui.enhance_result import render_result
 from pages.ui.entry import through_entry_point
 from pages.ui.jobs import run_store
 from pages.ui.scroll import scroll_anchor, scroll_to
-from pages.ui.session import current_workspace, user_errors
+from pages.ui.session import current_workspace, shared_workspace, user_errors
 
 through_entry_point()
 st.title("Enhance")
 workspace = current_workspace()
 store = run_store()
-datasets = {info.id: info for info in list_datasets(workspace) if not info.is_sequence}  # images only
+datasets = {info.id: info for info in list_datasets(workspace, shared=shared_workspace())
+            if not info.is_sequence}  # images only
 
 single, compare = st.tabs(["One image", "Compare methods"], key="enhance-tab", on_change="rerun")
 if single.open:

@@ -1,5 +1,5 @@
 """Evaluate page: a trained run's test report, explanations, predictions on uploads, export, comparison and
-cross-validation."""
+cross-validation. A link /evaluate?run=<id> opens that run, when it is yours to read."""
 from __future__ import annotations
 
 import streamlit as st
@@ -14,7 +14,7 @@ from pages.ui.eval_report import render_report
 from pages.ui.eval_sequence import (render_sequence_explain, render_sequence_export, render_sequence_predict,
                                     sequence_predictor_for)
 from pages.ui.jobs import run_store
-from pages.ui.session import current_workspace, user_errors
+from pages.ui.session import current_workspace, linked_run, user_errors
 
 through_entry_point()
 st.title("Evaluate")
@@ -22,6 +22,17 @@ workspace = current_workspace()
 store = run_store()
 CLASSIFIERS = ("classification", "multilabel", "sequence")   # a sequence run classifies clips: the same report
 completed = [r for r in store.list(workspace, statuses=("completed",)) if r.task in CLASSIFIERS]
+if linked := linked_run("evaluate"):  # a shared link: that run, also when it is another readable workspace's
+    st.session_state["eval-linked"] = st.session_state["run_id"] = linked  # the Run picker's default, which ...
+    st.session_state.pop("eval-run", None)  # ... it takes when it has no value of its own
+if (extra := st.session_state.get("eval-linked")) and extra not in {r.id for r in completed}:
+    with user_errors():
+        record = store.get(extra)
+        if record.status == "completed" and record.task in CLASSIFIERS:
+            completed.insert(0, record)
+        elif linked:
+            st.info(f"Run '{extra}' has no test report to show here: it is {record.status}, and the Evaluate page "
+                    "shows completed classification runs.")
 if not completed:
     st.info("No completed classification runs in this workspace yet: train one on the Train page, then come back "
             "for its test report, explanations, predictions and export.")
@@ -35,7 +46,7 @@ record = store.get(run_id)
 folder = store.run_dir(record)
 report = load_report(folder)
 try:
-    dataset = open_dataset(workspace, record.dataset)
+    dataset = open_dataset(record.workspace, record.dataset)  # where the run was trained (a linked run's too)
     sequence = record.task == "sequence"   # a clip classifier: its own Explain, Predict and Export views
     predictor = sequence_predictor_for(store, run_id) if sequence else predictor_for(store, run_id)
 except UserError as error:

@@ -2,7 +2,7 @@
 
 What is happening is shown without being asked: on opening the page (a reload, a second tab) the workspace's
 running run, else its queued one, else its latest, is shown live below the runs table, and the "New run" form
-stays folded away once the workspace has runs.
+stays folded away once the workspace has runs. A link /train?run=<id> opens that run, when it is yours to read.
 """
 from __future__ import annotations
 
@@ -14,17 +14,22 @@ from pages.ui.entry import through_entry_point
 from pages.ui.jobs import run_store
 from pages.ui.run_view import render_comparison, render_run
 from pages.ui.runs_table import PICKED_KEY, SHOWN_KEY, render_runs_table, shown_run
-from pages.ui.session import current_workspace, dataset_chosen_elsewhere, dataset_picker, datasets_for
+from pages.ui.session import (current_workspace, dataset_chosen_elsewhere, dataset_picker, datasets_for, linked_run,
+                               readable_run, shared_workspace)
 from pages.ui.classify_form import render_classify_form
 from pages.ui.restore_form import render_restore_form
 from pages.ui.generative_form import render_generative_form
 from pages.ui.sequence_form import render_sequence_form
 
+LINKED_KEY = "train-linked"  # the run a ?run= link opened
+
 through_entry_point()
 st.title("Train")
 workspace = current_workspace()
-infos = {info.id: info for info in list_datasets(workspace)}
+infos = {info.id: info for info in list_datasets(workspace, shared=shared_workspace())}
 records = run_store().list(workspace)
+if linked := linked_run("train"):  # a shared link (refused with a sentence when the run is not yours to read)
+    st.session_state[SHOWN_KEY] = st.session_state[LINKED_KEY] = linked
 
 TASKS = {"classification": "Classification", "sequence": "Sequence", "denoise": "Denoising",
          "super_resolution": "Super-resolution", "gan": "GAN", "vae": "VAE / autoencoder", "diffusion": "Diffusion"}
@@ -59,6 +64,9 @@ with st.expander("New run", expanded=not records):
 
 st.subheader("Runs")
 shown = shown_run(records)  # what this session picked, else what is happening now (not remembered: it follows)
+if (outside := st.session_state.get(LINKED_KEY)) and st.session_state.get(SHOWN_KEY) == outside \
+        and outside not in {r.id for r in records} and readable_run(outside):
+    shown = outside  # a linked run of a workspace the table does not list (the class's, or any for an admin)
 render_runs_table(workspace, records, shown)
 picked = [run_id for run_id in st.session_state.get(PICKED_KEY, []) if run_id in {r.id for r in records}]
 if len(picked) > 1:

@@ -45,7 +45,7 @@ def render_overview(workspace: str, dataset: Dataset) -> None:
     if info.skipped:
         with st.expander(f"Files skipped at import ({counted(len(info.skipped), 'file')})"):
             st.dataframe(pd.DataFrame(info.skipped), hide_index=True, width="stretch")
-    if not info.builtin:
+    if not info.builtin and _deletable(dataset):
         _delete(workspace, dataset)
 
 
@@ -140,6 +140,13 @@ def size_summary(widths: np.ndarray, heights: np.ndarray, stored: int, unit: str
                               nbins=30)
     figure.update_layout(height=300, margin=dict(t=40, b=10, l=10, r=10))
     return figure
+
+
+def _deletable(dataset: Dataset) -> bool:
+    """A class-workspace dataset seen from another workspace (its id keeps the "class:" prefix) is read-only
+    there, for the teacher too: it is deleted from the class workspace itself (core.data refuses it as well)."""
+    from core.data.catalog import SHARED_PREFIX
+    return not dataset.info.id.startswith(SHARED_PREFIX)
 
 
 def _delete(workspace: str, dataset: Dataset) -> None:

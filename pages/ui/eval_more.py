@@ -24,7 +24,7 @@ def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> N
     if st.button("Prepare the file", key=f"export-{record.id}"):
         with user_errors(), st.spinner("Exporting"):
             data, facts = export(predictor, record, store.config(record), store.run_dir(record), fmt)
-            st.session_state[f"export-file-{record.id}"] = (fmt, data, facts)
+            keep_export(record.id, (fmt, data, facts))
     prepared = st.session_state.get(f"export-file-{record.id}")
     if prepared and prepared[0] == fmt:
         _, data, facts = prepared
@@ -40,6 +40,18 @@ def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> N
                 st.markdown(demote_headings(data.decode()))
         st.download_button(f"Download {FORMAT_TEXT[fmt]}", data, file_name=f"{record.id}{SUFFIXES[fmt]}",
                            key=f"download-{record.id}-{fmt}", on_click="ignore")
+
+
+def keep_export(run_id: str, prepared: tuple) -> None:
+    """Keep a prepared export (format, file bytes, facts) in the session for its download button, and only the
+    latest: a model file is megabytes, and a session that exported several runs would otherwise hold them all
+    until it ends."""
+    for key in [k for k in st.session_state if str(k).startswith(EXPORT_KEY)]:
+        del st.session_state[key]
+    st.session_state[f"{EXPORT_KEY}{run_id}"] = prepared
+
+
+EXPORT_KEY = "export-file-"  # + run id: session_state's prepared export
 
 
 def demote_headings(markdown: str, levels: int = 2) -> str:

@@ -21,7 +21,7 @@ from core.evaluate.predict_sequence import (SequencePrediction, SequencePredicto
 from core.jobs.store import RunRecord, RunStore
 from core.train.run_folder import weights_version
 from pages.ui.charts import LAYOUT
-from pages.ui.eval_more import demote_headings
+from pages.ui.eval_more import demote_headings, keep_export
 from pages.ui.images import display_image
 from pages.ui.sequence_player import frame_strip, strip_indices
 from pages.ui.session import user_errors
@@ -235,7 +235,7 @@ def render_sequence_export(store: RunStore, record: RunRecord, predictor: Sequen
     if st.button("Prepare the file", key=f"export-{record.id}"):
         with user_errors(), st.spinner("Exporting"):
             data, facts = export_sequence(predictor, record, store.config(record), store.run_dir(record), fmt)
-            st.session_state[f"export-file-{record.id}"] = (fmt, data, facts)
+            keep_export(record.id, (fmt, data, facts))
     prepared = st.session_state.get(f"export-file-{record.id}")
     if not prepared or prepared[0] != fmt:
         return

@@ -9,12 +9,13 @@ import streamlit as st
 
 from core.errors import UserError
 from core.jobs.control import delete_run, prepare_resume, request_stop
-from core.jobs.queue_estimate import device_group, expected_duration, seconds_until_start
+from core.jobs.limits import minutes_text
+from core.jobs.queue_estimate import queue_positions, queue_sentence
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord
 from core.tasks.generative import GENERATIVE_TASKS
 from core.train.eta import Estimate, format_duration, format_left
 from pages.ui.charts import loss_figure, lr_figure, metrics_figure, overlay_figure, terms_figure
-from pages.ui.jobs import BEFORE_TRAINING, activity, job_runner, run_store
+from pages.ui.jobs import BEFORE_TRAINING, activity, job_runner, run_store, session_limits
 from pages.ui.sample_grid import render_sample_grid
 
 POLL_S = 1.0
@@ -40,7 +41,8 @@ def _live(run_id: str, page_status: str) -> None:
         st.rerun()  # started or finished: redraw the whole page once, so the runs table and sidebar agree
     st.markdown(f"### {STATUS_ICONS.get(record.status, '')} {record.name or record.id} · {record.status}")
     st.caption(f"{record.model} on {record.dataset} · device {record.device_used or record.device} · "
-               f"workspace {record.workspace} · id {record.id}")
+               f"workspace {record.workspace} · id {record.id}" +
+               (f" · training capped at {minutes_text(record.max_minutes)}" if record.max_minutes else ""))
     if record.status == "interrupted":  # its worker died (the store's liveness rule marks it on every read)
         st.warning(f"Interrupted: {record.message or 'its worker ended without reporting'}.")
     elif record.message:
@@ -114,41 +116,14 @@ def time_left(record: RunRecord) -> str | None:
 
 
 def queue_line(record: RunRecord) -> str:
-    """Where a queued run stands: its place among the runs waiting for the same device, and when it should start
-    (from the time left of the runs ahead: core.jobs.queue_estimate)."""
+    """Where a queued run stands: its place among the runs waiting for the same device, in the fair order the job
+    runner starts them (core.jobs.fair_queue), and when it should start (core.jobs.queue_estimate). Counted over
+    every workspace's runs (the runner's own store); only this run's place is shown."""
     runner = job_runner()
-    group = device_group(record.device, runner.gpus)
-    active = [r for r in run_store().list(statuses=ACTIVE)
-              if device_group(r.device if r.status == "queued" else (r.device_used or r.device), runner.gpus) == group]
-    waiting = sorted((r for r in active if r.status == "queued"), key=lambda r: r.created)
-    ahead = [r for r in waiting if r.created < record.created]
-    running = [r for r in active if r.status != "queued"]
-    slots = runner.slots * (max(1, runner.gpus) if group == "gpu" else 1)
-    where = "the CPU" if group == "cpu" else ("the GPU" if runner.gpus <= 1 else f"{runner.gpus} GPUs")
-    line = (f"Waiting in the queue: position {len(ahead) + 1} of {len(waiting)} for {where}, which runs "
-            f"{slots} job{'s' if slots != 1 else ''} at a time; {len(running)} running now.")
-    seconds = seconds_until_start([_remaining(r) for r in running], [_expected(r) for r in ahead], slots)
-    if seconds is None:
-        return line + " The start time is not known yet: a run ahead has not measured its speed."
-    if seconds < 5:
-        return line + " It should start in a moment."
-    return line + f" Expected to start in about {format_duration(seconds)} (around " \
-                  f"{time.strftime('%H:%M', time.localtime(time.time() + seconds))} server time)."
-
-
-def _remaining(record: RunRecord) -> float | None:
-    """A running run's time left: its own estimate, or before it has one its recipe's usual duration."""
-    if record.eta_s is not None and record.phase not in BEFORE_TRAINING:
-        return record.eta_s
-    expected = _expected(record)
-    return None if expected is None else max(0.0, expected - (record.duration_s or 0.0))
-
-
-def _expected(record: RunRecord) -> float | None:
-    """How long a run of this recipe (task, model, dataset, device) took before, per epoch, times its epochs."""
-    finished = [(r.duration_s or 0.0, r.epoch) for r in run_store().list(record.workspace, statuses=("completed",))
-                if (r.task, r.model, r.dataset) == (record.task, record.model, record.dataset)]
-    return expected_duration(record.epochs - record.epoch, finished)
+    place = queue_positions(runner.store, runner.gpus, runner.slots).get(record.id)
+    if place is None:  # it started (or was stopped) between the two reads
+        return "Starting…"
+    return queue_sentence(place, runner.gpus, runner.slots)
 
 
 def _controls(record: RunRecord) -> None:
@@ -158,7 +133,7 @@ def _controls(record: RunRecord) -> None:
             more = more_col.number_input("Train to epoch", record.epoch + 1, 10_000, record.epoch + 5,
                                          key=f"more-{record.id}")
             if continue_col.button("Continue training", key=f"continue-{record.id}"):
-                prepare_resume(run_store(), record.id, epochs=int(more))
+                prepare_resume(run_store(), record.id, epochs=int(more), limits=session_limits())
                 st.rerun()
         else:
             first, _, _, delete_col = st.columns(4, vertical_alignment="bottom")
@@ -166,7 +141,7 @@ def _controls(record: RunRecord) -> None:
                 request_stop(run_store(), record.id)
                 st.rerun()
             if record.status in RESUMABLE and first.button("Resume", key=f"resume-{record.id}", type="primary"):
-                prepare_resume(run_store(), record.id)
+                prepare_resume(run_store(), record.id, limits=session_limits())
                 st.rerun()
         if record.status not in ACTIVE and delete_col.button("Delete run", key=f"delete-{record.id}"):
             delete_run(run_store(), record.id)

@@ -17,7 +17,7 @@ from core.models.sequence_nets import (FRAME_ENCODERS, SEQUENCE_MODEL_INFO, SEQU
 from core.models.torchvision_nets import imagenet_weights_folder
 from core.tasks import TASK_NAMES
 from core.tasks.classify import SINGLE_LABEL_METRICS
-from pages.ui.jobs import run_store
+from pages.ui.jobs import run_store, session_limits
 from pages.ui.sequence_player import frame_facts
 from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
 
@@ -119,6 +119,6 @@ def _queue_baseline(workspace: str, run_id: str) -> None:
     config.update(model=BASELINE, pretrained=config.get("pretrained") and config.get("encoder") != "small_cnn",
                   name=f"{name} (single-frame baseline)" if name else "single-frame baseline")
     try:
-        create_run(store, workspace, config)
+        create_run(store, workspace, config, limits=session_limits())
     except UserError as error:
         st.error(f"The single-frame baseline was not queued: {error.message}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import streamlit as st
@@ -30,6 +31,73 @@ def current_workspace() -> str:
     SSO modes the signed-in identity's own workspace (an admin's: the one picked in the sidebar)."""
     from pages.ui.identity import require_identity, viewed_workspace
     return viewed_workspace(require_identity())
+
+
+def shared_workspace() -> str | None:
+    """The class workspace whose datasets the pages list read-only next to the shown workspace's (list_datasets'
+    `shared`): workshop and SSO modes, unless the class workspace is the one shown (the teacher's own)."""
+    from pages.ui.identity import require_identity, viewed_workspace
+    identity = require_identity()
+    shared = identity.class_workspace
+    return None if shared == viewed_workspace(identity) else shared
+
+
+RUN_LINK = "run"            # URL query parameters of deep links: /train?run=<id>, /evaluate?run=<id>,
+DATASET_LINK = "dataset"    # /dataset?dataset=<id>
+_LINKS_DONE = "deep-links-done"  # session_state: the links already applied (once each, so later picks stand)
+
+
+def linked_run(page: str) -> str | None:
+    """The run a `?run=<id>` link names, when this session may read it (the run store is scoped to the signed-in
+    identity), else None after saying "There is no run 'X' in your workspace." on the page, which then shows its
+    normal content. A readable link is returned on the first run of `page` (e.g. "train") that has it only, so what
+    the user picks afterwards stands."""
+    run_id = st.query_params.get(RUN_LINK)
+    if not run_id:
+        return None
+    if not readable_run(run_id):
+        st.error(f"There is no run '{markdown_text(run_id[:80])}' in your workspace.", icon=":material/error:")
+        return None
+    return run_id if _first_time(page, run_id) else None
+
+
+def readable_run(run_id: str) -> bool:
+    """Whether this session may read run `run_id` (it exists, in a workspace the identity can read)."""
+    from pages.ui.jobs import run_store
+    try:
+        run_store().get(run_id)
+    except UserError:
+        return False
+    return True
+
+
+def linked_dataset(readable: dict) -> str | None:
+    """The dataset a `?dataset=<id>` link names when it is among `readable` (the ids the page lists for this
+    identity: built-in, own and class datasets), else None after saying "There is no dataset 'X' in your
+    workspace."; returned once, like linked_run."""
+    dataset_id = st.query_params.get(DATASET_LINK)
+    if not dataset_id:
+        return None
+    if dataset_id not in readable:
+        st.error(f"There is no dataset '{markdown_text(dataset_id[:80])}' in your workspace.",
+                 icon=":material/error:")
+        return None
+    return dataset_id if _first_time("dataset", dataset_id) else None
+
+
+def _first_time(page: str, value: str) -> bool:
+    done = st.session_state.setdefault(_LINKS_DONE, set())
+    if (page, value) in done:
+        return False
+    done.add((page, value))
+    return True
+
+
+def markdown_text(text: str) -> str:
+    """`text` shown literally in st.markdown / st.error (a name or id such as "![x](http://...)" stays text, so it
+    can make no browser fetch anything). For text inside a line: the characters that only matter at a line's
+    start (-, +, #, digits with '.') are left alone, so ids such as "run-3" read as they are."""
+    return re.sub(r"([\\`*_\[\]()!|<>~$:])", r"\\\1", " ".join(text.split()))
 
 
 @contextlib.contextmanager

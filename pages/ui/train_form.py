@@ -18,7 +18,7 @@ from core.jobs.estimate import DurationEstimate, estimate_duration
 from core.tasks import recipe
 from core.train.config import AMP_MODES, OPTIMIZERS, SCHEDULERS
 from core.train.eta import format_duration
-from pages.ui.jobs import run_store
+from pages.ui.jobs import cap_notes, run_store, session_limits
 
 BATCH_SIZES = (4, 8, 16, 32, 64, 128, 256)
 ESTIMATES_KEY = "train-duration-estimates"
@@ -79,10 +79,12 @@ def start(prefix: str, workspace: str, task: str, info: DatasetInfo) -> str | No
     start_col, estimate_col, text_col = st.columns([1, 1, 3], vertical_alignment="center")
     with text_col:
         _duration(prefix, workspace, config, estimate_col)
+    for note in cap_notes(config):  # a workshop's limits, said before Start (core.jobs.limits)
+        st.caption(note)
     if not start_col.button("Start training", type="primary", key=prefix + "start"):
         return None
     try:
-        return create_run(run_store(), workspace, config).id
+        return create_run(run_store(), workspace, config, limits=session_limits()).id
     except UserError as error:
         st.error(error.message)
         return None
