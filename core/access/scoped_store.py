@@ -59,14 +59,7 @@ class ScopedRunStore(RunStore):
             return super().list(workspace, statuses)
         if workspace is not None:
             return super().list(workspace, statuses) if workspace in self.readable else []
-        query, args = f"SELECT * FROM runs WHERE workspace IN ({','.join('?' * len(self.readable))})", [*self.readable]
-        if statuses:
-            query += f" AND status IN ({','.join('?' * len(statuses))})"
-            args += list(statuses)
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY created DESC", args).fetchall()
-        records = [self._checked(RunRecord(**dict(row))) for row in rows]
-        return [r for r in records if not statuses or r.status in statuses]
+        return super().list(None, statuses, workspaces=tuple(self.readable))
 
     def launched_since(self, since: float) -> list[RunRecord]:
         # the fair queue's history; queue positions are computed on the job runner's plain store

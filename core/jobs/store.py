@@ -199,11 +199,15 @@ class RunStore:
         """The run, for code about to change it (a scoped store also refuses runs its identity may only read)."""
         return self.get(run_id)
 
-    def list(self, workspace: str | None = None, statuses: tuple[str, ...] | None = None) -> list[RunRecord]:
+    def list(self, workspace: str | None = None, statuses: tuple[str, ...] | None = None,
+             workspaces: tuple[str, ...] | None = None) -> list[RunRecord]:
         query, args = "SELECT * FROM runs WHERE 1=1", []
         if workspace is not None:
             query += " AND workspace = ?"
             args.append(workspace)
+        if workspaces is not None:  # a scoped store's readable workspaces (core.access.scoped_store)
+            query += f" AND workspace IN ({','.join('?' * len(workspaces))})"
+            args += list(workspaces)
         if statuses:
             query += f" AND status IN ({','.join('?' * len(statuses))})"
             args += list(statuses)
