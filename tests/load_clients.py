@@ -22,6 +22,7 @@ interrupted by st.rerun() is followed to the end of the run that replaced it).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,27 @@ from typing import Any
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+def run_async(coroutine: Any) -> Any:
+    """asyncio.run(coroutine) on a thread of its own, returning its result or raising its error.
+
+    In the test session Playwright's sync API keeps an event loop running on the main thread once a browser test
+    has run, and asyncio.run refuses to start a second loop there."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = asyncio.run(coroutine)
+        except BaseException as error:  # handed back to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="load-clients")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
 FULL_RUN_ENDS = (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_WITH_COMPILE_ERROR)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import _serve
 from tests.fixtures import wait_for
-from tests.load_clients import StreamlitClient
+from tests.load_clients import StreamlitClient, run_async
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,6 @@ def test_an_ended_sessions_images_are_released(short_ttl_server):
         finally:
             await client.close()
 
-    urls = [f"{short_ttl_server}{path}" for path in asyncio.run(asyncio.wait_for(visit(), 300))]
+    urls = [f"{short_ttl_server}{path}" for path in run_async(asyncio.wait_for(visit(), 300))]
     # the session is gone from the server's view once the TTL passes; its images go with it
     wait_for(lambda: all(_status(url) == 404 for url in urls), timeout=120, every=1.0)

@@ -15,7 +15,8 @@ import pytest
 
 from core.jobs.store import RunStore
 from tests.e2e.conftest import _serve
-from tests.load_clients import Participant, order_text, participant_session, round_robin_violations, workshop_secrets
+from tests.load_clients import (Participant, order_text, participant_session, round_robin_violations, run_async,
+                                workshop_secrets)
 
 SECRETS = workshop_secrets()
 PARTICIPANTS = 4
@@ -38,7 +39,7 @@ def load(workshop_server):
         await asyncio.gather(*(participant_session(workshop_server, workshop_server.home, SECRETS, p, runs, store,
                                                    browse_every_s=4.0) for p, runs in zip(participants, RUNS)))
 
-    asyncio.run(everyone())
+    run_async(everyone())
     return participants, store.list()
 
 
