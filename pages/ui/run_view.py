@@ -19,15 +19,17 @@ from pages.ui.jobs import BEFORE_TRAINING, activity, job_runner, run_store, sess
 from pages.ui.sample_grid import render_sample_grid
 
 POLL_S = 1.0
+QUEUED_POLL_S = 3.0  # a queued run's place changes only when a run starts or ends (thirty tabs of it, in a workshop)
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
                 "stopping": ":material/stop_circle:", "completed": ":material/check_circle:",
                 "stopped": ":material/pause_circle:", "interrupted": ":material/warning:", "failed": ":material/error:"}
 
 
 def render_run(run_id: str) -> None:
-    """The live panel; it refreshes itself every second while the run is queued or running."""
+    """The live panel; it refreshes itself every second while the run is running, every few while it is queued."""
     status = run_store().get(run_id).status
-    st.fragment(run_every=POLL_S if status in ACTIVE else None)(_live)(run_id, status)
+    every = QUEUED_POLL_S if status == "queued" else POLL_S if status in ACTIVE else None
+    st.fragment(run_every=every)(_live)(run_id, status)
 
 
 def _live(run_id: str, page_status: str) -> None:
