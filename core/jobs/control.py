@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from core.errors import UserError
-from core.jobs.limits import QueueLimits, capped_config, check_queue_limit
+from core.jobs.limits import QueueLimits, admit, capped_config, check_queue_limit
 from core.jobs.liveness import is_local, pid_alive
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord, RunStore
 from core.tasks import check_task, load_config
@@ -31,7 +31,8 @@ def create_run(store: RunStore, workspace: str, config_data: dict[str, Any], sta
         config = load_config(capped_config(config.as_dict(), limits)[0])
     monitor = check_task(config, workspace)  # dataset, labels, splits, model, monitor, init_from: nothing loaded
     return store.create(workspace, config.as_dict(), monitor=monitor, status=status,
-                        max_minutes=limits.max_run_minutes if limits is not None else 0.0)
+                        max_minutes=limits.max_run_minutes if limits is not None else 0.0,
+                        admit=admit(limits) if limits is not None else None)
 
 
 def request_stop(store: RunStore, run_id: str) -> RunRecord:

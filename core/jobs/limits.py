@@ -7,6 +7,7 @@ server process and a restarted server see them. Personal mode and admins have no
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable
 from typing import Any
 
 from core.errors import UserError
@@ -75,17 +76,26 @@ def capped_config(config_data: dict[str, Any], limits: QueueLimits) -> tuple[dic
 def check_queue_limit(store: RunStore, workspace: str, limits: QueueLimits, adding: int = 1) -> None:
     """Raise UserError ("You have 2 runs queued or running, the most this workshop allows: wait for one to finish
     or stop one.") when `workspace` is at its limit. `adding`: how many runs are about to be queued together (a
-    cross-validation's folds), all refused when they do not all fit."""
+    cross-validation's folds), all refused when they do not all fit. RunStore.create checks again with `admit`,
+    atomically with the insert."""
     if not limits.max_queued_runs:
         return
     active = len(store.list(workspace, statuses=ACTIVE))
     if adding > 1 and active < limits.max_queued_runs < active + adding:
         raise UserError(f"This queues {adding} runs, but this workshop allows {limits.max_queued_runs:g} queued or "
                         f"running per participant and you have {active}: wait for runs to finish or stop some.")
-    if active >= limits.max_queued_runs:
-        runs = "run" if active == 1 else "runs"
-        raise UserError(f"You have {active} {runs} queued or running, the most this workshop allows: wait for one "
-                        "to finish or stop one.")
+    admit(limits)(active)
+
+
+def admit(limits: QueueLimits) -> Callable[[int], None]:
+    """The check RunStore.create(admit=...) makes inside its write transaction: given the workspace's runs queued or
+    running, raise UserError when one more does not fit under `limits.max_queued_runs`."""
+    def check(active: int) -> None:
+        if limits.max_queued_runs and active >= limits.max_queued_runs:
+            runs = "run" if active == 1 else "runs"
+            raise UserError(f"You have {active} {runs} queued or running, the most this workshop allows: wait for "
+                            "one to finish or stop one.")
+    return check
 
 
 def minutes_text(minutes: float) -> str:

@@ -173,19 +173,38 @@ class RunStore:
 
     # --- runs -----------------------------------------------------------------------------------------------
     def create(self, workspace: str, config: dict[str, Any], monitor: str | None, status: str = "queued",
-               max_minutes: float = 0.0) -> RunRecord:
-        """Record a new run (its folder and config.json first). `max_minutes`: its training-time cap (0: none)."""
+               max_minutes: float = 0.0, admit: Callable[[int], None] | None = None) -> RunRecord:
+        """Record a new run (its folder and config.json first). `max_minutes`: its training-time cap (0: none).
+
+        `admit` (a workshop's queue limit, core.jobs.limits.admit): called with the number of the workspace's runs
+        queued or running, inside the insert's write transaction, so two Start presses at once (two tabs) cannot
+        both pass the count; it raises UserError to refuse, and then nothing is left behind."""
         run_id = f"run-{time.strftime('%y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         folder = self.run_dir_for(workspace, run_id)
         folder.mkdir(parents=True)
-        files.write_config(folder, config)
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO runs (id, workspace, name, task, dataset, model, status, device, created, epochs, monitor,"
-                " max_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, workspace, config.get("name", ""), config["task"], config["dataset"], config["model"],
-                 status, config.get("device", "auto"), time.time(), config["epochs"], monitor, float(max_minutes)),
-            )
+        try:
+            files.write_config(folder, config)
+            with self._connect() as db:
+                db.execute("BEGIN IMMEDIATE")  # the write lock first: no other insert between the count and ours
+                try:
+                    if admit is not None:
+                        placeholders = ", ".join("?" * len(ACTIVE))
+                        admit(db.execute(f"SELECT COUNT(*) FROM runs WHERE workspace = ? AND status IN "
+                                         f"({placeholders})", (workspace, *ACTIVE)).fetchone()[0])
+                    db.execute(
+                        "INSERT INTO runs (id, workspace, name, task, dataset, model, status, device, created, epochs,"
+                        " monitor, max_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (run_id, workspace, config.get("name", ""), config["task"], config["dataset"],
+                         config["model"], status, config.get("device", "auto"), time.time(), config["epochs"],
+                         monitor, float(max_minutes)),
+                    )
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return self.get(run_id)
 
     def get(self, run_id: str) -> RunRecord:

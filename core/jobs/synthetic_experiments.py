@@ -20,6 +20,7 @@ from typing import Any
 from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.jobs.control import create_run
+from core.jobs.limits import QueueLimits, check_queue_limit
 from core.jobs.store import RunRecord, RunStore
 from core.tasks import load_config
 from core.train.run_folder import REPORT_FILE, read_json, write_json
@@ -34,7 +35,8 @@ SAMPLE_SEED = 0
 def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_id: str, *,
                                 n_per_class: int | None = None, boost_class: str | None = None,
                                 boost_n: int | None = None, config: dict[str, Any] | None = None,
-                                seed: int = SAMPLE_SEED, device: str | None = None) -> list[dict[str, Any]]:
+                                seed: int = SAMPLE_SEED, device: str | None = None,
+                                limits: QueueLimits | None = None) -> list[dict[str, Any]]:
     """Queue the experiments of generator run `generator_run_id` (of `workspace`) and record them; returns the
     entries recorded ({"experiment", "title", "run", "dataset", "train_real", "train_synthetic", "reused",
     "class"}).
@@ -44,8 +46,9 @@ def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_i
     fewest real training images) gets `boost_n` synthetic images (default: enough to match the largest class, at
     least as many as it has). `config`: classification config keys applied to every run (default: the
     recommended recipe). Images are drawn here (not in a worker: a few seconds for a GAN or VAE, longer for a
-    diffusion model on a CPU) on `device` (default: a GPU if there is one) from `seed`. Raises UserError with one
-    sentence.
+    diffusion model on a CPU) on `device` (default: a GPU if there is one) from `seed`. `limits`: a workshop
+    participant's (core.jobs.limits): refused as a whole, before any image is drawn, when the new runs do not all
+    fit under the queued-runs limit; each run is capped like any run. Raises UserError with one sentence.
     """
     import torch
 
@@ -68,15 +71,24 @@ def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_i
     entries: list[dict[str, Any]] = []
     tag = f"from {record.id}"
 
-    entries.append(_baseline(store, workspace, info.id, base, overrides, tag, sum(train_counts.values())))
+    choices = list(sampler.classes) if sampler.conditional else [train_class] if train_class else []
+    reusable = _reusable_baseline(store, workspace, info.id, base)
+    if limits is not None:
+        new_runs = (reusable is None) + bool(sampler.conditional) + bool(choices)
+        check_queue_limit(store, workspace, limits, adding=new_runs)
+    if reusable is not None:
+        entries.append(_entry("baseline", reusable, info.id, sum(train_counts.values()), 0, reused=True))
+    else:
+        run = create_run(store, workspace, {**overrides, "dataset": info.id, "name": f"Real only (baseline) · {tag}"},
+                         limits=limits)
+        entries.append(_entry("baseline", run, info.id, sum(train_counts.values()), 0))
     if sampler.conditional:
         per_class = n_per_class or max(1, round(sum(train_counts.values()) / len(info.classes)))
         samples = draw(sampler, per_class, None, seed, run=trained)
         dataset = synthetic_train_real_test(workspace, info.id, samples, f"{info.name} · TSTR {tag}")
         run = create_run(store, workspace, {**overrides, "dataset": dataset.info.id,
-                                            "name": f"Synthetic only (TSTR) · {tag}"})
+                                            "name": f"Synthetic only (TSTR) · {tag}"}, limits=limits)
         entries.append(_entry("tstr", run, dataset.info.id, 0, len(samples)))
-    choices = list(sampler.classes) if sampler.conditional else [train_class] if train_class else []
     if choices:
         chosen = boost_class or min(choices, key=lambda c: (train_counts.get(c, 0), choices.index(c)))
         if chosen not in choices:
@@ -86,7 +98,7 @@ def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_i
         samples = draw(sampler, count, chosen, seed + 1, run=trained)
         dataset = real_plus_synthetic(workspace, info.id, samples, f"{info.name} + synthetic {chosen} {tag}")
         run = create_run(store, workspace, {**overrides, "dataset": dataset.info.id,
-                                            "name": f"Real + synthetic {chosen} · {tag}"})
+                                            "name": f"Real + synthetic {chosen} · {tag}"}, limits=limits)
         entries.append(_entry("augmented", run, dataset.info.id, sum(train_counts.values()), len(samples), chosen))
     if len(entries) == 1:
         raise UserError(f"Run '{record.id}' draws images of no class (it was trained unconditionally on every "
@@ -133,9 +145,8 @@ def _generator(store: RunStore, workspace: str, run_id: str) -> RunRecord:
     return record
 
 
-def _baseline(store: RunStore, workspace: str, dataset_id: str, base: dict[str, Any], overrides: dict[str, Any],
-              tag: str, train_real: int) -> dict[str, Any]:
-    """A finished (or queued, running) run of the same recipe on the real dataset, else a new one queued."""
+def _reusable_baseline(store: RunStore, workspace: str, dataset_id: str, base: dict[str, Any]) -> RunRecord | None:
+    """A finished (or queued, running) run of the same recipe on the real dataset, to reuse as the baseline."""
     wanted = {k: v for k, v in base.items() if k not in IGNORED_KEYS}
     for run in store.list(workspace, statuses=("completed", "queued", "running")):
         if run.task != "classification" or run.dataset != dataset_id:
@@ -146,9 +157,8 @@ def _baseline(store: RunStore, workspace: str, dataset_id: str, base: dict[str, 
         except (UserError, OSError, ValueError):
             continue
         if {k: v for k, v in config.items() if k not in IGNORED_KEYS} == wanted:
-            return _entry("baseline", run, dataset_id, train_real, 0, reused=True)
-    run = create_run(store, workspace, {**overrides, "dataset": dataset_id, "name": f"Real only (baseline) · {tag}"})
-    return _entry("baseline", run, dataset_id, train_real, 0)
+            return run
+    return None
 
 
 def _entry(experiment: str, run: RunRecord, dataset_id: str, train_real: int, train_synthetic: int,

@@ -11,6 +11,7 @@ from core.evaluate.export import FORMATS, SUFFIXES, export
 from core.evaluate.predict import Predictor
 from core.jobs.cv import cv_groups, cv_runs, cv_summary, submit_cross_validation
 from core.jobs.store import ACTIVE, RunRecord, RunStore
+from pages.ui.jobs import session_limits
 from pages.ui.session import user_errors
 
 FORMAT_TEXT = {"onnx": "ONNX (checked in onnxruntime)", "torchscript": "TorchScript", "int8": "INT8 ONNX (dynamic quantisation)",
@@ -89,7 +90,7 @@ def render_cross_validation(store: RunStore, workspace: str, record: RunRecord) 
     if right.button(f"Start {folds}-fold cross-validation of this recipe", key=f"cv-start-{record.id}"):
         config = {k: v for k, v in store.config(record).items() if k not in ("folds", "fold", "cv_group")}
         try:
-            submit_cross_validation(store, workspace, config, int(folds))
+            submit_cross_validation(store, workspace, config, int(folds), limits=session_limits())
         except UserError as error:
             st.error(error.message)
     groups = cv_groups(store, workspace)

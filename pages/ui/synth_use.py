@@ -11,7 +11,7 @@ import streamlit as st
 from core.jobs.store import ACTIVE, RunRecord
 from core.jobs.synthetic_experiments import experiment_table, queue_synthetic_experiments
 from core.train.run_folder import REBUILD_SPEC, read_json
-from pages.ui.jobs import run_store
+from pages.ui.jobs import run_store, session_limits
 
 POLL_S = 2.0
 RAREST = "__rarest__"
@@ -41,7 +41,8 @@ def render_use(workspace: str, record: RunRecord) -> None:
         with st.spinner("Drawing the images and queuing the runs"):
             entries = queue_synthetic_experiments(store, workspace, record.id,
                                                   boost_class=None if chosen == RAREST else chosen,
-                                                  boost_n=int(boost) or None, n_per_class=int(per_class) or None)
+                                                  boost_n=int(boost) or None, n_per_class=int(per_class) or None,
+                                                  limits=session_limits())
         st.success(f"Queued {len(entries)} runs; they train one after another in the job queue (the sidebar shows "
                    "it), and the table below fills in as they finish.")
     rows = experiment_table(workspace, record.id, store)

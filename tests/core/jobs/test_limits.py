@@ -2,6 +2,8 @@
 and what create_run does with them."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from core.errors import UserError
@@ -61,6 +63,35 @@ def test_a_participant_at_the_queue_limit_is_refused_with_a_sentence():
     check_queue_limit(store, "bob", limits)
     with pytest.raises(UserError, match="You have 2 runs"):
         check_queue_limit(store, "alice", limits)
+
+
+def test_two_starts_at_the_same_moment_cannot_both_pass_the_limit(monkeypatch):
+    """Two tabs press Start together: both counts see room (the check before the insert is passed over here, as if
+    both ran it before either inserted), but the count inside the insert's transaction admits only one."""
+    import core.jobs.control as control
+    monkeypatch.setattr(control, "check_queue_limit", lambda *args, **kwargs: None)
+    store = RunStore()
+    limits = QueueLimits(max_queued_runs=1)
+    gate = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def start() -> None:
+        gate.wait()
+        try:
+            outcomes.append(create_run(store, "alice", {"dataset": "phantom-64", "epochs": 1}, limits=limits).id)
+        except UserError as error:
+            outcomes.append(error.message)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store.list("alice")) == 1 and sum(o.startswith("run-") for o in outcomes) == 1
+    assert [o for o in outcomes if not o.startswith("run-")] == ["You have 1 run queued or running, the most this workshop allows: wait for "
+                                    "one to finish or stop one."] * 3
+    runs_folder = store.run_dir(store.list("alice")[0]).parent
+    assert [p.name for p in runs_folder.iterdir()] == [store.list("alice")[0].id]  # no folder of a refused run
 
 
 def test_create_run_caps_epochs_and_sets_the_minutes_cap():

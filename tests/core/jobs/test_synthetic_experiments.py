@@ -11,6 +11,7 @@ import pytest
 from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.jobs.control import create_run
+from core.jobs.limits import QueueLimits
 from core.jobs.store import RunStore
 from core.jobs.synthetic_experiments import experiment_table, queue_synthetic_experiments
 from core.train.run_folder import REPORT_FILE, write_json
@@ -110,3 +111,16 @@ def test_refusals(fake_samplers):
     with pytest.raises(UserError, match="epochs"):
         queue_synthetic_experiments(store, "default", gen, config={"epochs": 0})
     assert experiment_table("default", gen, store) == []
+
+
+def test_a_participants_queue_limit_counts_every_new_run_and_epochs_are_capped(setup):
+    real_id, gen, store = setup
+    three_fit = QueueLimits(max_queued_runs=3, max_epochs=2)
+    with pytest.raises(UserError, match="This queues 3 runs, but this workshop allows 2"):
+        queue_synthetic_experiments(store, "default", gen, config={"epochs": 5},
+                                    limits=QueueLimits(max_queued_runs=2))
+    assert [r.id for r in store.list("default")] == [gen] and experiment_table("default", gen, store) == []  # none queued
+    entries = queue_synthetic_experiments(store, "default", gen, config={"epochs": 5}, limits=three_fit)
+    assert len(entries) == 3 and all(store.config(store.get(e["run"]))["epochs"] == 2 for e in entries)
+    with pytest.raises(UserError, match="You have 3 runs queued or running"):
+        queue_synthetic_experiments(store, "default", gen, config={"epochs": 5}, limits=three_fit)
