@@ -1,6 +1,7 @@
 """Real browser, workshop mode: participants have joined and queued runs; the teacher joins with the admin code,
 opens the Teacher page, sees every participant and the whole queue in launch order, and stops a run. The README's
-screenshot of the teacher's view (docs/screenshots/workshop-teacher.png) is taken here."""
+screenshot of the teacher's view (docs/screenshots/workshop-teacher.png) is copied from the one taken here, in
+test-artifacts/."""
 from __future__ import annotations
 
 import re

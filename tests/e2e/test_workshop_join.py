@@ -1,7 +1,8 @@
 """Real browser, workshop mode: a participant joins with a display name and the join code (from a direct /train URL,
 which shows the join form first), a reload and a new tab keep them signed in (the session cookie), a second browser
 is another participant who cannot open the first one's run by link, and Leave returns to the join form. The README's
-screenshot of the join form (docs/screenshots/workshop-join.png) is taken here."""
+screenshot of the join form is taken here (test-artifacts/workshop-join.png, the README's
+docs/screenshots/workshop-join.png when copied there: a test run never changes the tracked tree)."""
 from __future__ import annotations
 
 import re
@@ -14,14 +15,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from core.access.sessions import SESSION_COOKIE
 from core.jobs.store import RunStore
-from tests.e2e.conftest import ROOT, Server, _serve, non_local
+from tests.e2e.conftest import ARTIFACTS, Server, _serve, non_local
 from tests.e2e.waits import wait_idle
 from tests.fixtures import wait_for
 
 pytestmark = pytest.mark.e2e
 
 SECRETS = '[workshop]\njoin_code = "lung-42"\nadmin_code = "teach-9f3"\nsession_days = 3\n'
-SCREENSHOT = ROOT / "docs" / "screenshots" / "workshop-join.png"
+SCREENSHOT = ARTIFACTS / "workshop-join.png"
 
 
 @pytest.fixture(scope="module")
