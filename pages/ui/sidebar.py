@@ -119,7 +119,8 @@ def _preparation() -> None:
 
 def _jobs() -> None:
     """Running and queued jobs of every workspace, so a teacher sees the whole queue, and this workspace's runs
-    interrupted in the last day (their worker died: the store's liveness rule, applied on every read). Polled
+    interrupted in the last day (their worker died: the store's liveness rule, applied on every read), queued runs in
+    the order they will start. Polled
     (one SQLite query), so jobs started in other tabs and their progress show up without a click. A workshop
     participant sees only their own runs, and the others' as counts (_participant_queue)."""
     identity = require_identity()
@@ -129,8 +130,13 @@ def _jobs() -> None:
                    and time.time() - (r.finished or 0) < INTERRUPTED_SHOWN_S][:3]
     if identity.sees_everything:
         active = [r for r in listed if r.status in ACTIVE]
+        runner = job_runner()
+        places = queue_positions(runner.store, runner.gpus, runner.slots, estimate=False)
+        # running runs first, then the queue in the order the runner will start it (core.jobs.fair_queue)
+        in_order = sorted(active, key=lambda r: (r.id in places, places[r.id].position if r.id in places else 0,
+                                                  r.created))
         lines = []
-        for record in sorted(active, key=lambda r: r.created):
+        for record in in_order:
             where = record.device_used or record.device
             doing = activity(record)  # "preparing data", "epoch 4/6", "evaluating the test split", ...
             parts = [record.model, record.workspace, *([doing] if doing != record.status else []), where]

@@ -295,3 +295,20 @@ def test_restoration_recipe_follows_the_chosen_device(monkeypatch):
     at.selectbox(key="sr-device").set_value("auto").run()
     assert length() == {"epochs": 7, "max_steps_per_epoch": gpu["max_steps_per_epoch"]}  # a typed value is kept
     assert not at.exception, at.exception
+
+
+def test_the_sidebar_lists_the_queue_in_the_order_runs_will_start(monkeypatch):
+    """Round-robin across workspaces (core.jobs.fair_queue): ann's second run is listed after bob's first,
+    though submitted before it."""
+    from core.jobs.runner import JobRunner
+
+    monkeypatch.setattr(JobRunner, "_launch", lambda self: None)  # the queue stays as it is while the page looks
+    store = RunStore()
+    config = {"task": "classification", "dataset": "phantom-28", "model": "small_cnn", "epochs": 1, "device": "cpu"}
+    for workspace in ("ann", "ann", "bob"):
+        store.create(workspace, config, monitor="val_accuracy")
+        time.sleep(0.01)
+    shown = texts(open_page(PAGE))
+    queue = shown[shown.index("Job queue:"):].splitlines()[1:4]
+    assert queue == ["- queued: small_cnn · ann · cpu", "- queued: small_cnn · bob · cpu",
+                     "- queued: small_cnn · ann · cpu"]
