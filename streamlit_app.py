@@ -38,13 +38,16 @@ try:
 except UserError as error:  # a wrong [workshop] / [auth] / [access] key: one sentence, and no page runs
     st.error(error.message, icon=":material/error:")
     st.stop()
-if mode != "personal":
+if mode != "personal" and (Path(__file__).parent / TEACHER).exists():
     identity = current_identity()
+    # listed for admins; hidden for everyone else, so /teacher keeps its URL through joining (the teacher lands on
+    # it) and a participant who types it reads the page's refusal instead of finding Home
+    teacher = st.Page(TEACHER, title="Teacher", icon=":material/school:", url_path="teacher",
+                      visibility="visible" if identity is not None and identity.is_admin else "hidden")
+    pages = PAGES + [teacher]
     if identity is None:
-        st.navigation(PAGES, position="hidden")  # the URL keeps its page: after joining, /train opens Train
+        st.navigation(pages, position="hidden")  # the URL keeps its page: after joining, /train opens Train
         require_identity()  # draws the join form or the sign-in button, and stops
-    elif identity.is_admin and (Path(__file__).parent / TEACHER).exists():
-        pages = PAGES + [st.Page(TEACHER, title="Teacher", icon=":material/school:", url_path="teacher")]
 page = st.navigation(pages)
 render_sidebar()
 if page.url_path in NEEDS_BUILTINS:

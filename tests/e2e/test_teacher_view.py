@@ -103,12 +103,12 @@ def rows(page: Page, column: str) -> list[dict[str, str]]:
 def test_the_teacher_sees_everyone_and_stops_a_run(workshop: Server, class_of_four, page: Page):
     store = RunStore()
     anna_first = class_of_four["Anna Kowalski"][0]
-    page.goto(workshop)  # the join form first
+    page.goto(f"{workshop}/teacher")  # the join form first; the page asked for opens after it
     page.get_by_role("textbox", name="Display name").fill("Dr Lee")
     page.get_by_role("textbox", name="Join code").fill(WORKSHOP["admin_code"])
     page.get_by_role("button", name="Join").click()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Teacher").click()  # listed for admins only
     expect(page.get_by_role("heading", name="Teacher", exact=True)).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="Teacher")).to_be_visible()  # admins only
     wait_idle(page)
     wait_for(lambda: training(store, anna_first), timeout=180)  # the server's queue runs since the first visit
 

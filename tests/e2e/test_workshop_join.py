@@ -127,6 +127,10 @@ def test_join_reload_new_tab_isolation_and_leave(workshop: Server, contexts: lis
     shot(other, tmp_path, "refused")
     theirs = wait_for(lambda: session_cookie(second), timeout=30)
     assert theirs["value"] != session_cookie(first)["value"]
+    expect(other.get_by_test_id("stSidebarNav").get_by_text("Teacher", exact=True)).to_have_count(0)
+    other.goto(f"{workshop}/teacher")  # typed in: one sentence, nothing of the teacher's view
+    expect(other.get_by_text("The teacher's view is for the workshop's teacher only")).to_be_visible(timeout=120_000)
+    expect(other.get_by_role("heading", name="Teacher", exact=True)).to_have_count(0)
 
     page.get_by_test_id("stSidebar").get_by_role("button", name="Leave").click()  # a popover says what it means
     expect(page.get_by_text("joining again gives you a new, empty workspace")).to_be_visible()

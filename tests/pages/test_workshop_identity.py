@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from core.access.config import access_config
 from core.access.sessions import SESSION_COOKIE, SessionStore
 from pages.ui import identity as identity_ui
+from pages.ui.teacher_common import REFUSAL
 from tests.pages.apptest import APP, texts
 
 WORKSHOP = {"join_code": "lung-42", "admin_code": "teach-9f3", "session_days": 2}
@@ -93,8 +94,9 @@ def test_the_admin_code_gives_the_teacher_the_workspace_picker_and_the_teacher_p
 
 def test_participants_have_no_teacher_page():
     at = join(workshop_app().run(), "Anna", "lung-42")
-    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in a participant's navigation
-        at.switch_page("pages/teacher.py")
+    assert "Teacher" not in [str(link.proto.label) for link in at.get("page_link")]
+    at.switch_page("pages/teacher.py").run()  # its URL typed in: hidden from participants, and it refuses them
+    assert not at.exception and [e.value for e in at.error] == [REFUSAL] and not at.title
 
 
 def test_a_new_session_with_the_cookie_is_signed_in_without_the_form(monkeypatch: pytest.MonkeyPatch):
