@@ -23,10 +23,11 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from _common import ROOT, temporary_home
+
+from tests.fixtures import wait_until_serving
 
 PAGES = {"": "MedLab", "dataset": "Dataset", "train": "Train", "evaluate": "Evaluate", "enhance": "Enhance",
          "synthesize": "Synthesize"}
@@ -52,18 +53,8 @@ def start_server(port: int, log_path, script: Path = ROOT / "streamlit_app.py") 
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=script.parent, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log_path.open("w"),
         stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"streamlit did not start; log:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
+    wait_until_serving(f"http://127.0.0.1:{port}", process, log_path)
+    return process
 
 
 def load(browser, url: str, title: str, timeout_ms: int = 60_000) -> tuple[float, float]:

@@ -36,12 +36,12 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from _common import ROOT, temporary_home
 
 from core.jobs.store import RunStore
+from tests.fixtures import wait_until_serving
 from tests.load_clients import (Participant, StreamlitClient, join_token, launch_time, order_text,
                                 participant_session, percentile, round_robin_violations, workshop_secrets)
 
@@ -66,18 +66,8 @@ def start_server(home: Path, port: int, secrets_toml: str, ttl_s: int) -> subpro
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--secrets.files", str(secrets)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"streamlit did not start; log:\n{(home / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.5)
+    wait_until_serving(f"http://127.0.0.1:{port}", process, home / "server.log")
+    return process
 
 
 def rss_mib(pid: int) -> float:

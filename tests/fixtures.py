@@ -120,3 +120,25 @@ def wait_for(predicate, timeout: float = 180.0, every: float = 0.2):
             return value
         time.sleep(every)
     raise AssertionError("condition not reached in time")
+
+
+def wait_until_serving(url: str, process, log_path: Path, timeout: float = 120.0) -> None:
+    """Wait until the Streamlit server `process` answers its health check at `url` (http://host:port).
+
+    Raises RuntimeError with the end of its log when it exits or is not up within `timeout` seconds (and kills it).
+    Used by tests/e2e/conftest.py and the bench scripts that start a server."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start; log:\n{Path(log_path).read_text()[-3000:]}")
+        time.sleep(0.3)

@@ -6,14 +6,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.fixtures import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -78,18 +78,7 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, shared_builtin_dir: Path, h
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start; log:\n{(home / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.5)
+    wait_until_serving(url, process, home / "server.log")
     running = Server(url)
     running.home = home
     yield running

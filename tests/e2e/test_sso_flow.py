@@ -19,6 +19,7 @@ import werkzeug.serving
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Server, _free_port, _serve
+from tests.e2e.flows import import_file, open_import_tab
 from tests.e2e.waits import wait_idle
 from tests.fixtures import class_folder_zip
 
@@ -107,22 +108,6 @@ def workspace_of(page: Page) -> str:
     return match.group(1)
 
 
-def import_zip(page: Page, server: str, archive: Path, name: str) -> None:
-    page.goto(f"{server}/dataset")
-    expect(page.get_by_role("heading", name="Dataset", exact=True)).to_be_visible(timeout=120_000)
-    page.get_by_role("tab", name="Import").click()
-    page.get_by_text("Upload files", exact=True).click()
-    page.locator("input[type=file]").first.set_input_files(str(archive))
-    name_box = page.get_by_role("textbox", name="Dataset name")
-    expect(name_box).to_have_value(archive.stem)
-    wait_idle(page)
-    name_box.fill(name)
-    name_box.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.get_by_text(re.compile(rf"as {re.escape(name)}"))).to_be_visible(timeout=120_000)
-
-
 def dataset_listed(page: Page, server: str, name: str) -> bool:
     page.goto(f"{server}/dataset")
     expect(page.get_by_role("heading", name="Dataset", exact=True)).to_be_visible(timeout=120_000)
@@ -150,7 +135,8 @@ def test_the_workspace_follows_the_signed_in_identity(sso_server: Server, provid
     page.screenshot(path=str(tmp_path / "2-alice.png"), full_page=True)
     archive = tmp_path / "alice-study.zip"
     archive.write_bytes(class_folder_zip(per_class=3))
-    import_zip(page, sso_server, archive, "alice scans")
+    open_import_tab(page, sso_server)
+    import_file(page, archive, "alice scans")
     page.screenshot(path=str(tmp_path / "3-alice-imported.png"), full_page=True)
 
     sign_out(page, sso_server, provider)
