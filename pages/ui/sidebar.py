@@ -88,7 +88,7 @@ def _render_signed_in() -> None:
 def _workspace_picker(identity: Identity) -> None:
     """An admin's choice of the workspace the pages show: the class workspace (the teacher's own) or a
     participant's."""
-    names = {CLASS_WORKSPACE: "class (yours, shared read-only with everyone)"}
+    names = {CLASS_WORKSPACE: "class (yours, shared read-only)"}
     for participant in sessions().participants():
         if participant.role != "admin":
             names.setdefault(participant.workspace, f"{participant.workspace} · {participant.display_name}")

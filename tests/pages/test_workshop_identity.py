@@ -85,7 +85,7 @@ def test_the_admin_code_gives_the_teacher_the_workspace_picker_and_the_teacher_p
     assert "(teacher)" in sidebar_text(at)
     picker = at.sidebar.selectbox(key=identity_ui.VIEWED_KEY)
     assert picker.label == "Workspace" and picker.value == "class"
-    assert list(picker.options) == ["class (yours, shared read-only with everyone)", "bob · Bob"]
+    assert list(picker.options) == ["class (yours, shared read-only)", "bob · Bob"]
     picker.set_value("bob").run()
     assert not at.exception and "**bob**:" in sidebar_text(at)
     at.switch_page("pages/teacher.py").run()
