@@ -123,6 +123,11 @@ def run_summary(store: RunStore, record: RunRecord) -> dict[str, Any]:
 def run_runs(args: argparse.Namespace) -> int:
     store = RunStore()
     records = store.list(None if args.all else args.workspace)
+    if not records and not args.all and (elsewhere := store.list()):  # e.g. a workshop's runs, in their workspaces
+        spaces = len({r.workspace for r in elsewhere})
+        print(f"No runs in workspace '{args.workspace}'; {len(elsewhere)} in {spaces} other "
+              f"workspace{'s' if spaces != 1 else ''} (--all lists every run, --workspace NAME one workspace's).",
+              file=sys.stderr)
     if args.json:
         print_json([r.public_dict() for r in records])
         return 0

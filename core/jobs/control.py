@@ -35,14 +35,19 @@ def create_run(store: RunStore, workspace: str, config_data: dict[str, Any], sta
                         admit=admit(limits) if limits is not None else None)
 
 
-def request_stop(store: RunStore, run_id: str) -> RunRecord:
+STOP_REQUESTED_BY = "stop requested by "  # a stopping run's message when someone other than its owner asked
+
+
+def request_stop(store: RunStore, run_id: str, by: str | None = None) -> RunRecord:
     """Ask a run to stop: a queued run stops at once; a running one saves a checkpoint and stops at its next
-    step. Whoever runs it (the JobRunner or `stop` on the CLI) forces it after STOP_GRACE_S."""
+    step. Whoever runs it (the JobRunner or `stop` on the CLI) forces it after STOP_GRACE_S. `by`: who asked,
+    when it is not the run's owner ("the teacher"), so the run's message says "stopped by the teacher"."""
     record = store.get(run_id)
     if store.transition(run_id, ("queued",), status="stopped", finished=time.time(),
-                        message="stopped before it started"):
+                        message=f"stopped by {by} before it started" if by else "stopped before it started"):
         return store.get(run_id)
-    if not store.transition(run_id, ("running", "stopping"), status="stopping", stop_requested=time.time()):
+    asked = {"message": f"{STOP_REQUESTED_BY}{by}"} if by else {}
+    if not store.transition(run_id, ("running", "stopping"), status="stopping", stop_requested=time.time(), **asked):
         raise UserError(f"Run '{run_id}' is {record.status}, so there is nothing to stop.")
     return store.get(run_id)
 

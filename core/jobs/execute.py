@@ -23,6 +23,7 @@ from core.data.augment import load_augmentation
 from core.enhance.report import build_restoration_report
 from core.errors import UserError
 from core.evaluate.report import build_report
+from core.jobs.control import STOP_REQUESTED_BY
 from core.jobs.limits import minutes_text
 from core.jobs.liveness import LIVE, Heartbeat, worker_identity
 from core.jobs.store import RunRecord, RunStore
@@ -189,7 +190,9 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
                                  f"epoch {state.epoch + 1}, step {state.step + 1}")
             return store.get(run_id)
         if state.stop_reason in ("stopped", "interrupted"):
-            message = ("stopped on request" if state.stop_reason == "stopped"
+            asked = store.get(run_id).message or ""
+            message = (("stopped by " + asked.removeprefix(STOP_REQUESTED_BY)) if asked.startswith(STOP_REQUESTED_BY)
+                       else "stopped on request" if state.stop_reason == "stopped"
                        else "the server stopped while this run was training")
             store.update(run_id, status=state.stop_reason, finished=time.time(), pid=None, phase=None,
                          message=f"{message}; resume continues from epoch {state.epoch + 1}, step {state.step + 1}")

@@ -22,7 +22,8 @@ def render_join_form(config: AccessConfig) -> None:
         with st.form("join-form", enter_to_submit=True, border=False):
             name = st.text_input("Display name", max_chars=40, placeholder="e.g. Anna K.",
                                  help="Shown to the teacher and in your sidebar.")
-            code = st.text_input("Join code", type="password", max_chars=200)
+            code = st.text_input("Join code", type="password", max_chars=200,
+                                 help="The teacher enters the admin code here instead, for the teacher's view.")
             joined = st.form_submit_button("Join", type="primary")
         if joined:
             try:

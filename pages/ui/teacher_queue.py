@@ -43,7 +43,8 @@ def queue_in_order(store: RunStore) -> tuple[list[RunRecord], list[RunRecord]]:
 def queue_rows(running: list[RunRecord], queued: list[RunRecord], names: dict[str, str],
                now: float | None = None) -> list[dict[str, object]]:
     """The table's rows: place ("running", or 1, 2, ... in launch order), participant, run, model, dataset,
-    progress, device, elapsed (running) or waiting time (queued), and the run's time cap."""
+    progress, device, elapsed (running; "starting" before its worker has begun) or waiting time (queued), and the
+    run's time cap."""
     now = now or time.time()
     rows = []
     for place, record in [("running", r) for r in running] + [(str(i), r) for i, r in enumerate(queued, 1)]:
@@ -56,7 +57,8 @@ def queue_rows(running: list[RunRecord], queued: list[RunRecord], names: dict[st
             "dataset": record.dataset,
             "progress": _progress(record),
             "device": record.device_used or record.device,
-            "elapsed": format_duration(now - started) if started else f"waiting {format_duration(now - record.created)}",
+            "elapsed": (format_duration(now - started) if started else "starting" if record.status != "queued"
+                        else f"waiting {format_duration(now - record.created)}"),
             "cap": f"{record.max_minutes:g} min" if record.max_minutes > 0 else "none",
         })
     return rows
@@ -92,7 +94,7 @@ def _queue() -> None:
                      "place": st.column_config.TextColumn("place", help="running, or the place in the queue; ↑/↓: "
                                                           "moved to the front/back by you", width=70),
                      "participant": st.column_config.TextColumn("participant", width=125),
-                     "run": st.column_config.TextColumn("run", width=135),
+                     "run": st.column_config.TextColumn("run", width=175),
                      "model": st.column_config.TextColumn("model", width=80),
                      "dataset": st.column_config.TextColumn("dataset", width=110),
                      "progress": st.column_config.TextColumn("progress", width=125),
@@ -126,7 +128,7 @@ def _actions(store: RunStore, records: list[RunRecord], names: dict[str, str]) -
     with user_errors():
         if stop.button("Stop", key="teacher-stop", icon=":material/stop_circle:", disabled=record.status == "stopping",
                        help="A queued run stops at once; a running one saves a checkpoint and stops at its next step."):
-            _done(control.request_stop(store, run_id), f"Stopped {who}." if record.status == "queued"
+            _done(control.request_stop(store, run_id, by="the teacher"), f"Stopped {who}." if record.status == "queued"
                   else f"Asked {who} to stop: it saves a checkpoint and stops at its next step.")
         if front.button("Move to front", key="teacher-front", icon=":material/vertical_align_top:",
                         disabled=record.status != "queued", help="It starts before every other queued run."):

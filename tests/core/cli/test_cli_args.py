@@ -100,6 +100,20 @@ def test_a_usable_workspace_name_gives_no_note(capsys):
     assert (code, err) == (0, "")
 
 
+def test_an_empty_workspace_says_where_the_runs_are(capsys):
+    from core.jobs.store import RunStore
+
+    config = {"task": "classification", "dataset": "phantom-28", "model": "small_cnn", "epochs": 1}
+    for workspace in ("anna-kowalski", "ben"):
+        RunStore().create(workspace, config, monitor="val_accuracy")
+    code, out, err = run(capsys, "runs", "--json")
+    assert (code, json.loads(out)) == (0, [])
+    assert err == ("No runs in workspace 'default'; 2 in 2 other workspaces (--all lists every run, --workspace NAME "
+                   "one workspace's).\n")
+    code, out, err = run(capsys, "runs", "--all", "--json")
+    assert len(json.loads(out)) == 2 and err == ""
+
+
 @pytest.mark.parametrize("name", ["!!!", "张伟", "---"])
 def test_a_workspace_name_with_nothing_usable_exits_2(capsys, name):
     code, out, err = run(capsys, f"--workspace={name}", "runs")

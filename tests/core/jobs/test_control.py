@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from core.jobs.control import create_run
+from core.jobs.control import create_run, request_stop
 from core.jobs.store import RunStore
 
 TILES = "real-tiles-128"
@@ -58,3 +58,12 @@ def test_a_fine_tuning_source_must_be_the_same_network_with_weights(no_task_buil
         create_run(store, "default", {"task": "super_resolution", "dataset": TILES, "init_from": denoiser.id})
     with pytest.raises(UserError, match=r"^Config field 'init_from': run '.+' has no trained weights yet\.$"):
         create_run(store, "default", {"task": "super_resolution", "dataset": TILES, "init_from": upscaler.id})
+
+
+def test_a_stop_says_who_asked_when_it_was_not_the_owner():
+    store = RunStore()
+    config = {"task": "classification", "dataset": "phantom-28", "model": "small_cnn", "epochs": 1}
+    queued = store.create("anna", config, monitor="val_accuracy")
+    assert request_stop(store, queued.id, by="the teacher").message == "stopped by the teacher before it started"
+    mine = store.create("anna", config, monitor="val_accuracy")
+    assert request_stop(store, mine.id).message == "stopped before it started"
