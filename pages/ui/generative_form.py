@@ -62,7 +62,6 @@ HELP = {
     "sample_steps": "Denoising steps when sampling: fewer are faster, more are finer.",
     "aux_weight": "Weight of an auxiliary classifier in the discriminator (AC-GAN, Odena et al. 2017) that "
                   "pushes each generated image to look like its class; 0 = projection only.",
-    "val_samples": "Generated images per validation FD after each epoch (more: steadier, slower).",
     "report_samples": "Generated images judged against the real test split in the final report.",
     "val_samples": "Images generated to measure the validation FD after each epoch (more: steadier, slower).",
     "max_steps_per_epoch": "An epoch stops after this many batches, so a big dataset does not make it huge.",

@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.jobs.store import ACTIVE, RunRecord
 from core.train.eta import format_duration
-from pages.ui.jobs import activity, run_store
+from pages.ui.jobs import run_store
 
 POLL_S = 2.0
 IDLE_POLL_S = 5.0
