@@ -10,21 +10,20 @@ a run interrupted (resumable from its last checkpoint) when its process dies wit
 that was ignored, and every round applies the store's liveness rule (core.jobs.liveness), so a run left
 "running" by a previous server or by a killed `python -m core train` is marked interrupted too. Workers are
 separate processes (`python -m core.jobs.worker RUN_ID`), never the Streamlit script thread, so a crashing job
-cannot take the server or other jobs down.
+cannot take the server or other jobs down; the executor (core.jobs.executor, MEDLAB_EXECUTOR) starts them on this
+machine or as Ray tasks on a cluster.
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
-
-import torch
 
 from core.jobs.control import STOP_GRACE_S, force_stop
+from core.jobs.executor import PROJECT_ROOT, Executor, WorkerHandle, executor_name, jobs_per_device
 from core.jobs.fair_queue import launch_order
 from core.jobs.gpu_memory import MemGetInfo, memory_need, recipe_key, torch_mem_get_info, waiting_sentence
 from core.jobs.liveness import LIVE, worker_identity
@@ -32,25 +31,37 @@ from core.jobs.queue_estimate import queue_positions
 from core.jobs.store import RunRecord, RunStore
 from core.train.run_folder import WORKER_LOG
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GENERIC_ENDING = re.compile(r"its worker process \(pid \d+\) ended without reporting")
 # a launched worker's phases before its networks and batches are on the GPU: its memory is not taken yet
 NOT_YET_ON_DEVICE = ("starting the worker", "preparing data", "loading the data and building the model")
 
 
-def jobs_per_device() -> int:
-    return max(1, int(os.environ.get("MEDLAB_JOBS_PER_DEVICE", "1")))
+def make_executor(name: str | None = None) -> Executor:
+    """The executor MEDLAB_EXECUTOR (or `name`: "local" or "ray") chooses (core.jobs.executor). Ray is imported only
+    when chosen."""
+    name = name or executor_name()
+    if name == "ray":
+        from core.jobs.ray_executor import RayExecutor
+        return RayExecutor()
+    from core.jobs.local_executor import LocalExecutor
+    return LocalExecutor()
 
 
 class JobRunner:
     def __init__(self, store: RunStore | None = None, slots: int | None = None, poll_s: float = 0.5,
-                 gpus: int | None = None, mem_get_info: MemGetInfo | None = None) -> None:
-        """`mem_get_info`: device -> (free, total) bytes (default torch.cuda.mem_get_info; tests pass a fake)."""
+                 gpus: int | None = None, mem_get_info: MemGetInfo | None = None,
+                 executor: Executor | None = None) -> None:
+        """`mem_get_info`: device -> (free, total) bytes (default torch.cuda.mem_get_info; tests pass a fake).
+        `executor`: where workers run (default: MEDLAB_EXECUTOR's, core.jobs.executor); `gpus`: how many GPUs it
+        has (default: the executor's count, a Ray cluster's GPUs)."""
         self.store = store or RunStore()
         self.slots = slots or jobs_per_device()
         self.poll_s = poll_s
-        self.gpus = torch.cuda.device_count() if gpus is None else gpus
+        self.executor = executor or make_executor()
+        self.gpus = self.executor.devices()["gpu"] if gpus is None else gpus
         self.mem_get_info = mem_get_info or torch_mem_get_info
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, WorkerHandle] = {}
+        self.assigned: dict[str, str] = {}  # run id -> the device slot this runner launched it on
         self.needs: dict[str, int] = {}  # run id -> the GPU bytes it was expected to need when launched
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -94,29 +105,39 @@ class JobRunner:
             code = process.poll()
             if code is None:
                 continue
-            del self.processes[run_id]
-            self.needs.pop(run_id, None)
+            self._forget(run_id)
             # The worker ended without writing its own ending. Like every reader of the store, call the run
             # interrupted (its checkpoint is intact and resume continues from it), adding what only the parent
             # knows: the signal or exit code. A reader may have marked it already; then only the reason is added.
             record = self.store.get(run_id)  # the store's liveness rule has marked it interrupted by now
-            generic = f"its worker process (pid {process.pid}) ended without reporting"
-            if record.status == "interrupted" and (record.message or "").startswith(generic):
-                detail = f"its worker process (pid {process.pid}) {_how_it_ended(code)}"
-                self.store.transition(run_id, ("interrupted",), message=record.message.replace(generic, detail))
-            elif record.status in LIVE and record.pid in (None, process.pid):  # e.g. no /proc to tell it ended
+            worker = self.executor.describe(process)  # "its worker process (pid 4242)", "its Ray task"
+            generic = GENERIC_ENDING.match(record.message or "")  # the liveness rule's words (core.jobs.liveness)
+            if record.status == "interrupted" and generic:
+                detail = generic.group(0).replace("ended without reporting", _how_it_ended(code))
+                self.store.transition(run_id, ("interrupted",), message=record.message.replace(generic.group(0),
+                                                                                               detail))
+            elif record.status in LIVE and (process.pid is None or record.pid in (None, process.pid)):
+                # no /proc to tell it ended, or a Ray task that ended (cancelled, its node lost) before its worker
+                # could say so
                 self.store.transition(run_id, LIVE, status="interrupted", pid=None, finished=time.time(),
-                                      message=f"its worker process (pid {process.pid}) {_how_it_ended(code)}; resume "
-                                              f"continues from its last checkpoint ({record.epoch} of "
-                                              f"{record.epochs} epochs completed)")
+                                      message=f"{worker} {_how_it_ended(code)}; resume continues from its last "
+                                              f"checkpoint ({record.epoch} of {record.epochs} epochs completed)")
 
     def _force_overdue_stops(self) -> None:
         now = time.time()
         for record in self.store.list(statuses=("stopping",)):
             if record.id in self.processes and record.stop_requested and now - record.stop_requested > STOP_GRACE_S:
                 force_stop(self.store, record)
-                self.processes.pop(record.id).wait(timeout=10)
-                self.needs.pop(record.id, None)
+                handle = self.processes[record.id]
+                if handle.pid is None:  # a Ray task: force_stop kills only workers on this host
+                    handle.kill()
+                handle.wait(timeout=10)
+                self._forget(record.id)
+
+    def _forget(self, run_id: str) -> None:
+        self.processes.pop(run_id, None)
+        self.assigned.pop(run_id, None)
+        self.needs.pop(run_id, None)
 
     def _launch(self) -> None:
         queued = self.store.list(statuses=("queued",))
@@ -138,16 +159,17 @@ class JobRunner:
                                      host=None, heartbeat=time.time(), launched=time.time(), message=None,
                                      phase="starting the worker",
                                      phase_since=time.time(), eta_s=None, eta_low_s=None, eta_high_s=None):
-                self.processes[record.id] = self._spawn(record, device)
-                self.store.update(record.id, **worker_identity(self.processes[record.id].pid))
+                handle = self._spawn(record, device)
+                self.processes[record.id], self.assigned[record.id] = handle, device
+                if handle.pid is not None:  # a local process: named at once (a Ray task's worker names itself)
+                    self.store.update(record.id, **worker_identity(handle.pid))
                 busy[device] = busy.get(device, 0) + 1
                 if device.startswith("cuda"):
                     self.needs[record.id] = self._need(record)
 
     def _busy(self) -> dict[str, int]:
         busy: dict[str, int] = {}
-        for run_id in self.processes:
-            device = self.store.get(run_id).device_used or "cpu"
+        for device in self.assigned.values():
             busy[device] = busy.get(device, 0) + 1
         return busy
 
@@ -210,9 +232,9 @@ class JobRunner:
     def _pending(self, device: str) -> int:
         """Memory that runs launched here on `device` will take but have not taken yet (still setting up)."""
         pending = 0
-        for run_id in self.processes:
+        for run_id, assigned in self.assigned.items():
             record = self.store.get(run_id)
-            if record.device_used == device and record.phase in NOT_YET_ON_DEVICE:
+            if assigned == device and record.phase in NOT_YET_ON_DEVICE:
                 pending += self.needs.get(run_id, 0)
         return pending
 
@@ -223,17 +245,13 @@ class JobRunner:
         elif sentence is None and (record.phase or "").startswith("waiting for GPU memory"):
             self.store.transition(record.id, ("queued",), phase=None, phase_since=None, message=None)
 
-    def _spawn(self, record: RunRecord, device: str) -> subprocess.Popen:
+    def _spawn(self, record: RunRecord, device: str) -> WorkerHandle:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+        env["MEDLAB_HOME"] = str(self.store.home)  # a worker on another node finds the same store
         if device == "cpu":  # CPU jobs share the cores instead of oversubscribing them
             env["MEDLAB_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.slots))
-        log = (self.store.run_dir(record) / WORKER_LOG).open("a")
-        try:
-            return subprocess.Popen([sys.executable, "-m", "core.jobs.worker", record.id], cwd=PROJECT_ROOT, env=env,
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        finally:
-            log.close()
+        return self.executor.launch(record, device, env, self.store.run_dir(record) / WORKER_LOG)
 
     # --- what the UI asks ----------------------------------------------------------------------------------
     def queue_position(self, run_id: str) -> int | None:
