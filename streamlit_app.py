@@ -30,12 +30,13 @@ PAGES = [
 NEEDS_BUILTINS = {"dataset", "train", "evaluate", "enhance"}  # pages that list or open datasets
 TEACHER = "pages/teacher.py"  # the teacher's view: admins only
 
-job_runner()  # the server's job queue runs whichever page is open
 preparation = builtin_preparation()  # the built-in datasets, generated in the background once per server
 pages = PAGES
 try:
+    job_runner()  # the server's job queue runs whichever page is open
     mode = access().mode
-except UserError as error:  # a wrong [workshop] / [auth] / [access] key: one sentence, and no page runs
+except UserError as error:  # a wrong MEDLAB_EXECUTOR, an unreachable Ray cluster, a wrong [workshop] / [auth] /
+    # [access] key: one sentence, and no page runs
     st.error(error.message, icon=":material/error:")
     st.stop()
 if mode != "personal" and (Path(__file__).parent / TEACHER).exists():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.jobs.liveness import HOST
 from core.jobs.limits import QueueLimits, capped_config, effective_limits
 from core.jobs.runner import JobRunner
 from core.access.scoped_store import ScopedRunStore
@@ -64,3 +65,10 @@ def activity(record: RunRecord) -> str:
     if phase == "evaluating the validation split":
         return f"epoch {min(record.epoch + 1, record.epochs)}/{record.epochs}, evaluating the validation split"
     return phase
+
+
+def running_where(record: RunRecord) -> str:
+    """The device a run uses, and the node when its worker runs on another machine (a Ray cluster): "cuda:0 on
+    gpu-node-2"."""
+    device = record.device_used or record.device
+    return f"{device} on {record.host}" if record.host and record.host != HOST else device

@@ -22,7 +22,7 @@ from core.train.eta import format_duration
 from pages.ui.builtins import builtin_preparation, show_preparation
 from pages.ui.identity import (VIEWED_KEY, access, require_identity, sessions, sign_out, viewed_workspace,
                                write_pending_cookie)
-from pages.ui.jobs import activity, job_runner, run_store
+from pages.ui.jobs import activity, job_runner, run_store, running_where
 from pages.ui.session import WORKSPACE_KEY, current_workspace, markdown_text, typed_workspace
 
 
@@ -101,6 +101,8 @@ def _workspace_picker(identity: Identity) -> None:
 def _status(workspace: str) -> None:
     devices = _devices()
     st.caption("Compute: " + " · ".join(device.label for device in devices))
+    if cluster := job_runner().executor.summary():  # MEDLAB_EXECUTOR=ray: the cluster's nodes, CPUs and GPUs
+        st.caption(cluster)
     st.caption(f"**{workspace}**: {workspace_status(workspace, run_store()).line()}")
     preparation = builtin_preparation()
     if preparation.error:
@@ -137,7 +139,7 @@ def _jobs() -> None:
                                                   r.created))
         lines = []
         for record in in_order:
-            where = record.device_used or record.device
+            where = running_where(record)
             doing = activity(record)  # "preparing data", "epoch 4/6", "evaluating the test split", ...
             parts = [record.model, record.workspace, *([doing] if doing != record.status else []), where]
             lines.append(f"- {record.status}: " + " · ".join(parts))
@@ -159,7 +161,7 @@ def participant_queue(identity: Identity, active: list[RunRecord], places: dict[
     mine = identity.workspace
     running = [r for r in active if r.status != "queued"]
     queued = [r for r in active if r.status == "queued" and r.id in places]
-    lines = [f"- {r.status}: {r.name or r.model} · {activity(r)} · {r.device_used or r.device}"
+    lines = [f"- {r.status}: {r.name or r.model} · {activity(r)} · {running_where(r)}"
              for r in running if r.workspace == mine]
     for record in sorted((r for r in queued if r.workspace == mine), key=lambda r: places[r.id].position):
         place = places[record.id]

@@ -16,7 +16,7 @@ from core.jobs import control
 from core.jobs.fair_queue import launch_order
 from core.jobs.store import RunRecord, RunStore
 from core.train.eta import format_duration
-from pages.ui.jobs import activity
+from pages.ui.jobs import activity, running_where
 from pages.ui.session import user_errors
 from pages.ui.teacher_common import admin_store, display_names, participants
 
@@ -56,7 +56,7 @@ def queue_rows(running: list[RunRecord], queued: list[RunRecord], names: dict[st
             "model": record.model,
             "dataset": record.dataset,
             "progress": _progress(record),
-            "device": record.device_used or record.device,
+            "device": running_where(record),  # with the node's name when it runs on another machine (Ray)
             "elapsed": (format_duration(now - started) if started else "starting" if record.status != "queued"
                         else f"waiting {format_duration(now - record.created)}"),
             "cap": f"{record.max_minutes:g} min" if record.max_minutes > 0 else "none",
@@ -98,7 +98,7 @@ def _queue() -> None:
                      "model": st.column_config.TextColumn("model", width=80),
                      "dataset": st.column_config.TextColumn("dataset", width=110),
                      "progress": st.column_config.TextColumn("progress", width=125),
-                     "device": st.column_config.TextColumn("device", width=55),
+                     "device": st.column_config.TextColumn("device", width=75),
                      "elapsed": st.column_config.TextColumn("elapsed", help="training time so far, or how long it "
                                                             "has waited", width=105),
                      "cap": st.column_config.TextColumn("cap", help="training minutes this run may use; then it "
