@@ -106,7 +106,7 @@ def test_the_teacher_sees_everyone_and_stops_a_run(workshop: Server, class_of_fo
     page.goto(f"{workshop}/teacher")  # the join form first; the page asked for opens after it
     page.get_by_role("textbox", name="Display name").fill("Dr Lee")
     page.get_by_role("textbox", name="Join code").fill(WORKSHOP["admin_code"])
-    page.get_by_role("button", name="Join").click()
+    page.get_by_role("button", name="Join", exact=True).click()
     expect(page.get_by_role("heading", name="Teacher", exact=True)).to_be_visible(timeout=120_000)
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="Teacher")).to_be_visible()  # admins only
     wait_idle(page)
