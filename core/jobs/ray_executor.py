@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,47 @@ from core.jobs.executor import PROJECT_ROOT, jobs_per_device
 from core.jobs.store import RunRecord
 
 OBJECT_STORE_MB = int(os.environ.get("MEDLAB_RAY_OBJECT_STORE_MB", "100"))
+_CONNECTING = threading.Lock()
 
 
 def connect() -> None:
     """Join RAY_ADDRESS's cluster, or start a small local Ray instance; nothing when Ray is already initialised.
 
+    ray.init runs on a thread that lives as long as the process: Ray's own processes (GCS, raylet) are started with
+    a parent-death signal tied to the *thread* that started them (Linux PR_SET_PDEATHSIG), and in the app the
+    caller is a Streamlit script thread, which ends with its script run and took the local Ray instance with it.
+
     Raises:
         UserError: the cluster at RAY_ADDRESS cannot be reached, in one sentence.
     """
+    import ray
+
+    if ray.is_initialized():
+        return
+    outcome: list[BaseException | None] = []
+    started = threading.Event()
+
+    def keeper() -> None:
+        try:
+            _init()
+            outcome.append(None)
+        except BaseException as error:  # handed to the caller
+            outcome.append(error)
+            started.set()
+            return
+        started.set()
+        threading.Event().wait()  # never returns: this thread is the parent of Ray's processes
+
+    with _CONNECTING:
+        if ray.is_initialized():
+            return
+        threading.Thread(target=keeper, name="medlab-ray", daemon=True).start()
+        started.wait()
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _init() -> None:
     import ray
 
     if ray.is_initialized():

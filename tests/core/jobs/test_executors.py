@@ -1,6 +1,6 @@
 """The job queue's executor suite, run with each executor (MEDLAB_EXECUTOR=local and =ray): two jobs at once,
 stop and resume, a killed worker, a server restart. The Ray runs go through a local Ray instance started once for
-the test session (2 CPUs, a small object store), as `ray start --head` would serve them."""
+this module (2 CPUs, a small object store), as `ray start --head` would serve them."""
 from __future__ import annotations
 
 import os
@@ -18,7 +18,7 @@ from tests.fixtures import tiny_dataset, wait_for
 TINY = {"model": "small_cnn", "batch_size": 8, "lr": 0.01}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
     from core.jobs import ray_executor
@@ -176,3 +176,27 @@ def test_an_unreachable_ray_cluster_is_one_sentence(monkeypatch: pytest.MonkeyPa
     with pytest.raises(UserError, match=rf"^MedLab could not reach the Ray cluster at RAY_ADDRESS=127.0.0.1:{port} "
                                         r"\(.*\); start it with `ray start --head` or correct the address\.$"):
         _reachable(f"127.0.0.1:{port}")
+
+
+def test_ray_started_from_a_thread_that_ends_keeps_running():
+    """In the app, the job runner (and with it Ray) is first made on a Streamlit script thread, which ends with its
+    script run; Ray's processes must outlive it (they once died with it: a parent-death signal is per thread)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    pytest.importorskip("ray")
+    script = textwrap.dedent("""
+        import threading, time, ray
+        from core.jobs import ray_executor
+        thread = threading.Thread(target=ray_executor.connect)
+        thread.start(); thread.join()
+        time.sleep(3)
+        print(ray.get(ray.remote(lambda: 42).remote(), timeout=60))
+        ray.shutdown()
+    """)
+    env = {**os.environ, "MEDLAB_RAY_OBJECT_STORE_MB": "80"}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, env=env,
+                          cwd=str(__import__("core").__path__[0] + "/.."))
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "42", done.stderr[-2000:]
