@@ -2,6 +2,7 @@
 order and what the teacher does to it (stop, move, cap), the workshop's limits; anyone else gets one sentence."""
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -34,6 +35,8 @@ def runner_launches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The queue stays as the test made it: the server's job runner starts no run."""
     monkeypatch.setattr(JobRunner, "start", lambda self: self)
 
+SUBMITTED = itertools.count()  # queue()'s calls, numbered
+
 
 def join(name: str) -> Identity:
     return SessionStore(medlab_home()).join(name, WORKSHOP["join_code"], access_config({"workshop": WORKSHOP}))[1]
@@ -41,9 +44,8 @@ def join(name: str) -> Identity:
 
 def queue(store: RunStore, identity: Identity, name: str, status: str = "queued", **values):
     record = store.create(identity.workspace, {**RECORD, "name": name}, monitor="val_accuracy", status=status)
-    time.sleep(0.01)  # distinct submission times: the launch order's tie-break is the time, then the id
-    if values:
-        store.update(record.id, **values)
+    # distinct submission times in the order of the calls: the launch order's tie-break is the time, then the id
+    store.update(record.id, **{"created": record.created + next(SUBMITTED) * 1e-3, **values})
     return store.get(record.id)
 
 

@@ -305,9 +305,10 @@ def test_the_sidebar_lists_the_queue_in_the_order_runs_will_start(monkeypatch):
     monkeypatch.setattr(JobRunner, "_launch", lambda self: None)  # the queue stays as it is while the page looks
     store = RunStore()
     config = {"task": "classification", "dataset": "phantom-28", "model": "small_cnn", "epochs": 1, "device": "cpu"}
-    for workspace in ("ann", "ann", "bob"):
-        store.create(workspace, config, monitor="val_accuracy")
-        time.sleep(0.01)
+    now = time.time()
+    for order, workspace in enumerate(("ann", "ann", "bob")):
+        record = store.create(workspace, config, monitor="val_accuracy")
+        store.update(record.id, created=now + order)  # submitted in this order, whatever the clock's resolution
     shown = texts(open_page(PAGE))
     queue = shown[shown.index("Job queue:"):].splitlines()[1:4]
     assert queue == ["- queued: small_cnn · ann · cpu", "- queued: small_cnn · bob · cpu",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from core.data import builtin
 from core.data.builtin import BUILTIN_IDS, builtin_infos, builtin_path, missing_builtins, prepare_builtins
 from core.settings import builtin_dir
+from tests.fixtures import wait_for
 
 
 @pytest.fixture
@@ -59,10 +59,11 @@ def test_a_second_caller_waits_for_the_generation_under_way(generated: Path, tmp
     folder.mkdir()
     monkeypatch.setenv("MEDLAB_BUILTIN_DIR", str(folder))
     generations: list[str] = []
+    release = threading.Event()
 
     def slow_generate(dataset_id: str, target: Path) -> None:
         generations.append(dataset_id)
-        time.sleep(0.3)
+        release.wait(60)  # under way until the test has started every caller
         shutil.copytree(generated / dataset_id, target)
 
     monkeypatch.setattr(builtin, "_generate", slow_generate)
@@ -70,6 +71,8 @@ def test_a_second_caller_waits_for_the_generation_under_way(generated: Path, tmp
     threads = [threading.Thread(target=lambda: found.append(builtin_path("phantom-28"))) for _ in range(3)]
     for thread in threads:
         thread.start()
+    wait_for(lambda: generations, timeout=60)
+    release.set()
     for thread in threads:
         thread.join()
     assert generations == ["phantom-28"]

@@ -187,11 +187,10 @@ def test_ray_started_from_a_thread_that_ends_keeps_running():
 
     pytest.importorskip("ray")
     script = textwrap.dedent("""
-        import threading, time, ray
+        import threading, ray
         from core.jobs import ray_executor
         thread = threading.Thread(target=ray_executor.connect)
-        thread.start(); thread.join()
-        time.sleep(3)
+        thread.start(); thread.join()  # Ray's processes got their parent-death signal here, if tied to it
         print(ray.get(ray.remote(lambda: 42).remote(), timeout=60))
         ray.shutdown()
     """)
