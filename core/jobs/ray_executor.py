@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from core.jobs.store import RunRecord
 
 OBJECT_STORE_MB = int(os.environ.get("MEDLAB_RAY_OBJECT_STORE_MB", "100"))
 _CONNECTING = threading.Lock()
+SUMMARY_TTL_S = 30.0
 
 
 def connect() -> None:
@@ -167,6 +169,7 @@ class RayExecutor:
 
     def __init__(self) -> None:
         connect()
+        self._summary: tuple[float, str] | None = None  # (when, the line)
 
     def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path) -> RayTask:
         import ray
@@ -190,10 +193,14 @@ class RayExecutor:
         return {"cpu": int(resources.get("CPU", 0)), "gpu": int(resources.get("GPU", 0))}
 
     def summary(self) -> str | None:
+        """Asked on every sidebar draw, so the cluster is asked at most every SUMMARY_TTL_S seconds."""
         import ray
 
-        nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
-        devices = self.devices()
-        where = os.environ.get("RAY_ADDRESS") or "a local Ray instance"
-        return (f"Runs go to {where}: {nodes} node{'s' if nodes != 1 else ''}, {devices['cpu']} CPUs, "
-                f"{devices['gpu']} GPU{'s' if devices['gpu'] != 1 else ''}")
+        if self._summary is None or time.monotonic() - self._summary[0] > SUMMARY_TTL_S:
+            nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+            devices = self.devices()
+            where = os.environ.get("RAY_ADDRESS") or "a local Ray instance"
+            self._summary = (time.monotonic(), f"Runs go to {where}: {nodes} node{'s' if nodes != 1 else ''}, "
+                                               f"{devices['cpu']} CPUs, {devices['gpu']} GPU"
+                                               f"{'s' if devices['gpu'] != 1 else ''}")
+        return self._summary[1]

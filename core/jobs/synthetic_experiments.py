@@ -67,6 +67,7 @@ def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_i
     overrides = {k: v for k, v in (config or {}).items() if k not in ("dataset", "task", "name")}
     base = load_config({"dataset": info.id, **overrides}).as_dict()  # the recipe; a bad key fails here, early
     train_counts = info.class_counts.get("train", {})
+    train_real = sum(train_counts.values())
     train_class = spec.get("train_class", "") or ""
     entries: list[dict[str, Any]] = []
     tag = f"from {record.id}"
@@ -77,13 +78,13 @@ def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_i
         new_runs = (reusable is None) + bool(sampler.conditional) + bool(choices)
         check_queue_limit(store, workspace, limits, adding=new_runs)
     if reusable is not None:
-        entries.append(_entry("baseline", reusable, info.id, sum(train_counts.values()), 0, reused=True))
+        entries.append(_entry("baseline", reusable, info.id, train_real, 0, reused=True))
     else:
         run = create_run(store, workspace, {**overrides, "dataset": info.id, "name": f"Real only (baseline) · {tag}"},
                          limits=limits)
-        entries.append(_entry("baseline", run, info.id, sum(train_counts.values()), 0))
+        entries.append(_entry("baseline", run, info.id, train_real, 0))
     if sampler.conditional:
-        per_class = n_per_class or max(1, round(sum(train_counts.values()) / len(info.classes)))
+        per_class = n_per_class or max(1, round(train_real / len(info.classes)))
         samples = draw(sampler, per_class, None, seed, run=trained)
         dataset = synthetic_train_real_test(workspace, info.id, samples, f"{info.name} · TSTR {tag}")
         run = create_run(store, workspace, {**overrides, "dataset": dataset.info.id,
@@ -99,7 +100,7 @@ def queue_synthetic_experiments(store: RunStore, workspace: str, generator_run_i
         dataset = real_plus_synthetic(workspace, info.id, samples, f"{info.name} + synthetic {chosen} {tag}")
         run = create_run(store, workspace, {**overrides, "dataset": dataset.info.id,
                                             "name": f"Real + synthetic {chosen} · {tag}"}, limits=limits)
-        entries.append(_entry("augmented", run, dataset.info.id, sum(train_counts.values()), len(samples), chosen))
+        entries.append(_entry("augmented", run, dataset.info.id, train_real, len(samples), chosen))
     if len(entries) == 1:
         raise UserError(f"Run '{record.id}' draws images of no class (it was trained unconditionally on every "
                         "class), so no classifier can be trained on them; train a class-conditional model.")
