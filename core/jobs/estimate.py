@@ -70,9 +70,15 @@ def estimate_duration(config: dict[str, Any], workspace: str, steps: int = MEASU
     _sync(device)
     validation_s = time.perf_counter() - start
     step_s = seconds / timed
+    steps_per_epoch = task.steps_per_epoch
+    workers = train_config.workers
+    if workers > 1:  # measured as one worker: the run's steps each take `workers` shards (core.train.distributed)
+        steps_per_epoch = max(1, steps_per_epoch // workers)
+        if device.type != "cuda":  # on a CPU the workers split the cores: each step takes about as long as all
+            step_s *= workers      # of its shards one after another (a GPU each: about as long as one)
     epochs = train_config.epochs
-    total = setup_s + epochs * (task.steps_per_epoch * step_s + validation_s) + validation_s
-    return DurationEstimate(total, str(device), epochs, task.steps_per_epoch, step_s, validation_s, setup_s)
+    total = setup_s + epochs * (steps_per_epoch * step_s + validation_s) + validation_s
+    return DurationEstimate(total, str(device), epochs, steps_per_epoch, step_s, validation_s, setup_s)
 
 
 def _sync(device: torch.device) -> None:

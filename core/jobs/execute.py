@@ -24,6 +24,7 @@ from core.enhance.report import build_restoration_report
 from core.errors import UserError
 from core.evaluate.report import build_report
 from core.jobs.control import STOP_REQUESTED_BY
+from core.jobs.data_parallel import leading
 from core.jobs.limits import minutes_text
 from core.jobs.liveness import LIVE, Heartbeat, worker_identity
 from core.jobs.store import RunRecord, RunStore
@@ -36,7 +37,9 @@ from core.tasks.restore import RESTORE_TASKS, RestorationOutputs
 from core.train.config import TrainConfig
 from core.train.callbacks import Checkpointer, EarlyStopping, MetricsRecorder, PreviewSaver, StopCheck, TimeCap
 from core.train.checkpoint import load_checkpoint, load_weights, set_rng_state
+from core.train.distributed import AgreeOnStop
 from core.train.loop import LoopState, fit
+from core.train.ranks import SINGLE, Ranks
 from core.train.run_folder import BEST_WEIGHTS, CHECKPOINT_FILE, REBUILD_SPEC, SUMMARY_FILE, WORKER_LOG, write_json
 
 # One reporter per task kind: the type of a task's split outputs -> the function that builds and stores its report.
@@ -93,14 +96,15 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device("cpu")
 
 
-def task_and_state(store: RunStore, record: RunRecord, config: TrainConfig, device: torch.device
-                   ) -> tuple[Task, LoopState]:
-    """The run's task, set up on `device`, and where its training stands: resumed from its checkpoint if it has
-    one (networks, optimisers, schedules, RNG, loop position), else from the start (then its rebuild spec,
-    model.json, is written)."""
+def task_and_state(store: RunStore, record: RunRecord, config: TrainConfig, device: torch.device,
+                   ranks: Ranks = SINGLE) -> tuple[Task, LoopState]:
+    """The run's task, set up on `device` as rank 0 of `ranks`, and where its training stands: resumed from its
+    checkpoint if it has one (networks, optimisers, schedules, RNG, loop position), else from the start (then its
+    rebuild spec, model.json, is written)."""
     folder = store.run_dir(record)
     store.update(record.id, phase="preparing data")
     task = build_task(config, record.workspace)
+    task.ranks = ranks
     store.update(record.id, phase="loading the data and building the model")
     task.setup(device)
     if not (folder / CHECKPOINT_FILE).exists():
@@ -109,14 +113,20 @@ def task_and_state(store: RunStore, record: RunRecord, config: TrainConfig, devi
         _forget_after(store, record, LoopState())
         return task, LoopState()
     store.update(record.id, phase="resuming from the checkpoint")
+    state = resume(task, config, folder, device)
+    _forget_after(store, record, state)
+    return task, state
+
+
+def resume(task: Task, config: TrainConfig, folder: Path, device: torch.device) -> LoopState:
+    """Load the run's checkpoint into the set-up `task` (and the RNG); returns where training stands."""
     saved = load_checkpoint(folder / CHECKPOINT_FILE, device)
     state = LoopState(**saved["loop"])
-    _forget_after(store, record, state)
     extended = state.planned_epochs != config.epochs  # a finished run continued for more epochs
     task.load_state_dict(saved["task"], replay=(state.global_step, state.epoch) if extended else None)
     set_rng_state(saved["rng"])
     state.stop_reason = None
-    return task, state
+    return state
 
 
 def write_report(task: Task, folder: Path) -> dict[str, Any]:
@@ -162,7 +172,6 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         config = run_config(store.config(record))
         device = resolve_device(record.device_used or config.device)
         store.update(run_id, device_used=str(device))
-        task, state = task_and_state(store, record, config, device)
         cap_minutes = [record.max_minutes]  # the teacher may change it while the run trains: read at every poll
 
         def poll() -> str | None:
@@ -176,12 +185,16 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
                 return "interrupted"
             return None
 
-        # the preview grid is drawn before the checkpoint: a worker killed in between redraws it on resume
-        callbacks = [MetricsRecorder(StoreSink(store, record)), PreviewSaver(folder), Checkpointer(folder),
-                     StopCheck(poll), TimeCap(lambda: cap_minutes[0])]
-        if config.early_stopping:
-            callbacks.append(EarlyStopping(task.monitor, config.patience, task.monitor_mode))
-        state = fit(task, state, callbacks)
+        with leading(run_id, config, device, folder / WORKER_LOG) as ranks:  # workers > 1: starts the other ranks
+            task, state = task_and_state(store, record, config, device, ranks)
+            # the preview grid is drawn before the checkpoint: a worker killed in between redraws it on resume
+            callbacks = [MetricsRecorder(StoreSink(store, record)), PreviewSaver(folder), Checkpointer(folder),
+                         StopCheck(poll), TimeCap(lambda: cap_minutes[0])]
+            if config.early_stopping:
+                callbacks.append(EarlyStopping(task.monitor, config.patience, task.monitor_mode))
+            if ranks.world > 1:  # last: the other ranks learn what the callbacks above decided
+                callbacks.append(AgreeOnStop(device))
+            state = fit(task, state, callbacks)
         capped = (f"training ended at the teacher's cap of {minutes_text(cap_minutes[0])}"
                   if state.stop_reason == "time_cap" else None)
         if capped and not (folder / BEST_WEIGHTS).exists():  # not one epoch finished: nothing to evaluate

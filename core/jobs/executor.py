@@ -43,9 +43,11 @@ class WorkerHandle(Protocol):
 class Executor(Protocol):
     name: str
 
-    def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path) -> WorkerHandle:
+    def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path, workers: int = 1
+               ) -> WorkerHandle:
         """Start the worker of `record` on `device` ("cpu", "cuda:0", ...) with environment `env`, its output
-        appended to `log_path`."""
+        appended to `log_path`. A run with `workers` > 1 trains on that many processes of one machine (the worker
+        starts the others: core.jobs.data_parallel); on GPUs it needs that many."""
 
     def describe(self, handle: WorkerHandle) -> str:
         """The worker in a few words for a message: "its worker process (pid 4242)", "its Ray task"."""

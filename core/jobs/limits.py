@@ -49,8 +49,8 @@ def save_limits(store: RunStore, limits: QueueLimits) -> None:
 
 
 def capped_config(config_data: dict[str, Any], limits: QueueLimits) -> tuple[dict[str, Any], list[str]]:
-    """The config with the limits applied (epochs at most max_epochs) and one sentence per change, e.g.
-    "This workshop allows at most 10 epochs per run, so this run trains 10, not 30." Pure.
+    """The config with the limits applied (epochs at most max_epochs, one data-parallel worker) and one sentence
+    per change, e.g. "This workshop allows at most 10 epochs per run, so this run trains 10, not 30." Pure.
 
     A config without "epochs" is taken at its task's recommended number (core.tasks.load_config). The minutes cap
     changes nothing in the config (it is the run's max_minutes) but gets its sentence too, so the form can say
@@ -67,6 +67,10 @@ def capped_config(config_data: dict[str, Any], limits: QueueLimits) -> tuple[dic
             data["epochs"] = int(limits.max_epochs)
             notes.append(f"This workshop allows at most {limits.max_epochs:g} epochs per run, so this run trains "
                          f"{limits.max_epochs:g}, not {epochs}.")
+    workers = data.get("workers", 1)
+    if isinstance(workers, int) and workers > 1:  # one GPU per participant's run keeps the queue fair
+        data["workers"] = 1
+        notes.append(f"In this workshop each run trains on one worker, so this run uses 1, not {workers}.")
     if limits.max_run_minutes:
         notes.append(f"Training stops after {minutes_text(limits.max_run_minutes)} (this workshop's cap per run); "
                      "the run is then evaluated from its best epoch so far.")

@@ -16,7 +16,8 @@ from core.jobs.store import RunRecord
 class LocalExecutor:
     name = "local"
 
-    def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path, workers: int = 1
+               ) -> subprocess.Popen:
         with log_path.open("a") as log:
             return subprocess.Popen([sys.executable, "-m", "core.jobs.worker", record.id], cwd=PROJECT_ROOT, env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -171,14 +171,16 @@ class RayExecutor:
         connect()
         self._summary: tuple[float, str] | None = None  # (when, the line)
 
-    def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path) -> RayTask:
+    def launch(self, record: RunRecord, device: str, env: dict[str, str], log_path: Path, workers: int = 1
+               ) -> RayTask:
         import ray
 
         medlab_env = {k: v for k, v in env.items() if k.startswith("MEDLAB_") or k == "PYTHONPATH"}
-        # a CPU run reserves the threads it will use (so Ray runs as many at once as the runner's slots allow)
-        resources: dict[str, float] = {"num_cpus": int(env.get("MEDLAB_THREADS") or 1) if device == "cpu" else 1}
+        # a CPU run reserves the threads it will use (so Ray runs as many at once as the runner's slots allow); its
+        # data-parallel ranks share them. A GPU run takes its share of one GPU, or whole GPUs, one per rank.
+        resources: dict[str, float] = {"num_cpus": int(env.get("MEDLAB_THREADS") or 1) if device == "cpu" else workers}
         if device.startswith("cuda"):
-            resources["num_gpus"] = 1.0 / jobs_per_device()
+            resources["num_gpus"] = float(workers) if workers > 1 else 1.0 / jobs_per_device()
             medlab_env["MEDLAB_RAY_GPU"] = "1"
         task = ray.remote(run_worker).options(name=f"medlab {record.id}", max_retries=0, **resources)
         return RayTask(task.remote(record.id, medlab_env, str(log_path)))

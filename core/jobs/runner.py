@@ -63,6 +63,7 @@ class JobRunner:
         self.processes: dict[str, WorkerHandle] = {}
         self.assigned: dict[str, str] = {}  # run id -> the device slot this runner launched it on
         self.needs: dict[str, int] = {}  # run id -> the GPU bytes it was expected to need when launched
+        self.workers: dict[str, int] = {}  # run id -> its data-parallel workers (config "workers"), read once
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -138,6 +139,7 @@ class JobRunner:
         self.processes.pop(run_id, None)
         self.assigned.pop(run_id, None)
         self.needs.pop(run_id, None)
+        self.workers.pop(run_id, None)
 
     def _launch(self) -> None:
         queued = self.store.list(statuses=("queued",))
@@ -150,6 +152,8 @@ class JobRunner:
         for record in launch_order(queued, running, launched):
             candidates = self._candidates(record)
             open_slots = [d for d in candidates if busy.get(d, 0) < self.slots and d not in held]
+            if self._workers(record) > 1:  # a GPU each: the run starts where all its GPUs are idle
+                open_slots = [d for d in open_slots if all(busy.get(g, 0) == 0 for g in self._spanned(record.id, d))]
             device, waiting = self._fitting(record, open_slots, busy)
             self._note_waiting(record, waiting)
             if device is None:
@@ -163,15 +167,36 @@ class JobRunner:
                 self.processes[record.id], self.assigned[record.id] = handle, device
                 if handle.pid is not None:  # a local process: named at once (a Ray task's worker names itself)
                     self.store.update(record.id, **worker_identity(handle.pid))
-                busy[device] = busy.get(device, 0) + 1
+                for spanned, taken in self._taken(record.id, device).items():
+                    busy[spanned] = busy.get(spanned, 0) + taken
                 if device.startswith("cuda"):
                     self.needs[record.id] = self._need(record)
 
     def _busy(self) -> dict[str, int]:
         busy: dict[str, int] = {}
-        for device in self.assigned.values():
-            busy[device] = busy.get(device, 0) + 1
+        for run_id, device in self.assigned.items():
+            for spanned, taken in self._taken(run_id, device).items():
+                busy[spanned] = busy.get(spanned, 0) + taken
         return busy
+
+    def _workers(self, record: RunRecord) -> int:
+        if record.id not in self.workers:
+            self.workers[record.id] = int(self.store.config(record).get("workers", 1))
+        return self.workers[record.id]
+
+    def _spanned(self, run_id: str, device: str) -> list[str]:
+        """The devices a run started on `device` trains on: its GPU and the next ones for its other workers
+        (core.train.distributed.rank_device), or the one device."""
+        workers = self.workers.get(run_id, 1)
+        if not device.startswith("cuda") or workers == 1 or not self.gpus:
+            return [device]
+        first = int(device.split(":")[1])
+        return [f"cuda:{(first + rank) % self.gpus}" for rank in range(workers)]
+
+    def _taken(self, run_id: str, device: str) -> dict[str, int]:
+        """Slots a run started on `device` holds: one, or every slot of each GPU of a multi-GPU run."""
+        spanned = self._spanned(run_id, device)
+        return {d: self.slots if len(spanned) > 1 else 1 for d in spanned}
 
     def _candidates(self, record: RunRecord) -> list[str]:
         """The devices this run may start on. 'auto' prefers GPUs and waits for one rather than falling back to
@@ -251,7 +276,8 @@ class JobRunner:
         env["MEDLAB_HOME"] = str(self.store.home)  # a worker on another node finds the same store
         if device == "cpu":  # CPU jobs share the cores instead of oversubscribing them
             env["MEDLAB_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.slots))
-        return self.executor.launch(record, device, env, self.store.run_dir(record) / WORKER_LOG)
+        return self.executor.launch(record, device, env, self.store.run_dir(record) / WORKER_LOG,
+                                    self._workers(record))
 
     # --- what the UI asks ----------------------------------------------------------------------------------
     def queue_position(self, run_id: str) -> int | None:

@@ -28,7 +28,12 @@ def load_config(data: dict[str, Any]) -> TrainConfig:
     task = data.get("task", "classification") if isinstance(data, dict) else None
     if task not in TASK_CLASS_OF:
         raise UserError(f"Config field 'task' must be one of {', '.join(TASK_NAMES)}, not {task!r}.")
-    return config_from_dict(TASK_CLASS_OF[task].config_class, data)
+    config = config_from_dict(TASK_CLASS_OF[task].config_class, data)
+    if config.workers > 1 and not TASK_CLASS_OF[task].data_parallel:
+        data_parallel = " or ".join(kind for kind, cls in TASK_CLASS_OF.items() if cls.data_parallel)
+        raise UserError(f"Config field 'workers': data-parallel training is built for {data_parallel} runs; "
+                        f"a {task} run trains on one worker.")
+    return config
 
 
 def recipe(task: str = "classification", dataset: str = "phantom-64") -> TrainConfig:

@@ -21,6 +21,7 @@ from core.models import CLASSIFIER_NAMES, build_classifier, check_input_size
 from core.tasks.base import SingleNetworkTask
 from core.tasks.tensors import SplitTensors, refuse_clips, step_seed
 from core.train.config import TrainConfig
+from core.train.distributed import data_parallel
 from core.train.optim import Optimization, autocast_dtype
 
 IMBALANCE_REMEDIES = ("none", "class_weights", "sampler")
@@ -95,6 +96,7 @@ class ClassifyTask(SingleNetworkTask):
 
     kinds = ("classification", "multilabel")
     config_class = ClassifyConfig
+    data_parallel = True
 
     @classmethod
     def build(cls, config: ClassifyConfig, dataset: Dataset, workspace: str) -> ClassifyTask:
@@ -130,6 +132,11 @@ class ClassifyTask(SingleNetworkTask):
             raise UserError(f"Dataset '{info.id}' needs images in both its train and val splits to train.")
         image_size = config.image_size or info.size
         check_input_size(config.model, image_size, image_size)
+        per_step = config.batch_size * config.workers
+        if config.workers > 1 and info.split_counts["train"] < per_step:
+            raise UserError(f"Config field 'workers': {config.workers} workers x batch size {config.batch_size} = "
+                            f"{per_step} images per step, but the training split has {info.split_counts['train']}; "
+                            "use fewer workers or a smaller batch size.")
         metrics = MULTI_LABEL_METRICS if multilabel else SINGLE_LABEL_METRICS
         monitor = config.monitor or ("val_auc" if multilabel else "val_accuracy")
         if monitor not in metrics:
@@ -157,6 +164,7 @@ class ClassifyTask(SingleNetworkTask):
         self.class_weights = self._class_weights(train)
         self.sample_weights = self._sample_weights(train) if self.config.imbalance == "sampler" else None
         self.optimization = Optimization(self.model, self.config, self.steps_per_epoch, device)
+        self.train_model = data_parallel(self.model, self.ranks, device)  # the model itself when training alone
         self.model.train()
 
     def split_indices(self) -> dict[str, np.ndarray]:
@@ -172,11 +180,12 @@ class ClassifyTask(SingleNetworkTask):
 
     @property
     def steps_per_epoch(self) -> int:
-        return max(1, len(self.splits["train"]) // self.config.batch_size)
+        return max(1, len(self.splits["train"]) // (self.config.batch_size * self.ranks.world))
 
     @property
     def images_per_step(self) -> int:
-        return min(self.config.batch_size, len(self.splits["train"]))
+        """Over all ranks: each trains on its own batch_size images."""
+        return min(self.config.batch_size * self.ranks.world, len(self.splits["train"]))
 
     def _class_weights(self, train: SplitTensors) -> torch.Tensor | None:
         if self.config.imbalance != "class_weights":
@@ -194,18 +203,20 @@ class ClassifyTask(SingleNetworkTask):
 
     # --- training -------------------------------------------------------------------------------------------
     def train_batches(self, epoch: int, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(images (B, C, S, S) augmented on the device, labels) for each step of `epoch` from `start_step`."""
+        """(images (B, C, S, S) augmented on the device, labels) for each step of `epoch` from `start_step`. With
+        several ranks, step s of rank r takes the (s * world + r)-th batch of the epoch's one shared order."""
         generator = torch.Generator().manual_seed(step_seed(self.config.seed, epoch))
         train = self.splits["train"]
         if self.sample_weights is not None:
             order = torch.multinomial(self.sample_weights, len(train), replacement=True, generator=generator)
         else:
             order = torch.randperm(len(train), generator=generator)
-        size = self.config.batch_size
+        size, world, rank = self.config.batch_size, self.ranks.world, self.ranks.rank
         for step in range(start_step, self.steps_per_epoch):
-            images, labels = train.batch(order[step * size:(step + 1) * size])
+            shard = step * world + rank
+            images, labels = train.batch(order[shard * size:(shard + 1) * size])
             if self.config.augment and not self.augmentation.is_identity:
-                augment = torch.Generator(self.device).manual_seed(step_seed(self.config.seed, epoch, step))
+                augment = torch.Generator(self.device).manual_seed(step_seed(self.config.seed, epoch, shard))
                 images = augment_batch(images, self.augmentation, augment)
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -215,7 +226,7 @@ class ClassifyTask(SingleNetworkTask):
         images, labels = batch
         lr = self.optimization.lr
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            logits = self.model(images)
+            logits = self.train_model(images)
         loss = self._loss(logits.float(), labels, training=True)
         self.optimization.step(loss)
         return {"loss": loss.detach(), "lr": lr}
@@ -228,7 +239,8 @@ class ClassifyTask(SingleNetworkTask):
                                label_smoothing=self.config.label_smoothing if training else 0.0)
 
     def end_epoch(self, val_metrics: dict[str, float]) -> None:
-        self.optimization.end_epoch(val_metrics.get("val_loss"))
+        # only rank 0 validates: a plateau schedule follows its validation loss on every rank
+        self.optimization.end_epoch(self.ranks.share(val_metrics.get("val_loss")))
 
     # --- evaluation -----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -258,6 +270,8 @@ class ClassifyTask(SingleNetworkTask):
         return probabilities(logits, self.multilabel)
 
     def evaluate(self, split: str) -> dict[str, float]:
+        if not self.ranks.leader:  # the other data-parallel ranks only train; rank 0 validates and reports
+            return {}
         out = self.outputs(split)
         if not len(out.labels):
             return {f"{split}_loss": math.nan}

@@ -16,6 +16,8 @@ from core.errors import UserError
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+LR_SCALINGS = ("linear", "none")
+MAX_WORKERS = 16
 
 
 @dataclass
@@ -43,12 +45,17 @@ class TrainConfig:
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     amp: str = "auto"                   # mixed precision on CUDA: auto (bf16 if supported, else fp16) | bf16 | fp16 | off
     channels_last: bool = True          # channels-last memory format (faster convolutions on CPU and GPU)
+    workers: int = 1                    # data-parallel processes for this run (core.train.distributed); batch_size is per worker
+    lr_scaling: str = "linear"          # with workers > 1: linear (lr x workers, Goyal et al. 2017) | none
     name: str = ""                      # a label for the runs table
 
     def __post_init__(self) -> None:
         _choice(self, "optimizer", OPTIMIZERS)
         _choice(self, "scheduler", SCHEDULERS)
         _choice(self, "amp", AMP_MODES)
+        _choice(self, "lr_scaling", LR_SCALINGS)
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise UserError(f"Config field 'workers' must be 1 to {MAX_WORKERS}, not {self.workers}.")
         _at_least(self, "epochs", 1)
         _at_least(self, "batch_size", 1)
         _at_least(self, "patience", 1)

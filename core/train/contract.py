@@ -14,12 +14,15 @@ from typing import Any
 import torch
 
 from core.train.config import TrainConfig
+from core.train.ranks import SINGLE, Ranks
 
 
 class Task(ABC):
     config: TrainConfig         # the loop reads config.epochs
     monitor: str = "val_loss"   # the validation metric that picks the best epoch
     monitor_mode: str = "min"   # "min" or "max"
+    data_parallel: bool = False # whether the task can train on several ranks (config "workers"; core.train.distributed)
+    ranks: Ranks = SINGLE       # this process's rank, set before setup; a data-parallel task trains its shard
 
     @abstractmethod
     def setup(self, device: torch.device) -> None:

@@ -14,14 +14,16 @@ import torch
 from torch import nn
 
 from core.train.config import TrainConfig
+from core.train.distributed import scaled_lr
 
 
 def build_optimizer(parameters, config: TrainConfig, lr: float | None = None,
                     betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
     """The config's optimiser; `lr` and Adam's `betas` override the config's (a GAN's two networks each have
-    their own learning rate and use beta1 0 or 0.5) and default to config.lr and torch's (0.9, 0.999)."""
+    their own learning rate and use beta1 0 or 0.5) and default to config.lr (scaled for data-parallel workers:
+    core.train.distributed.scaled_lr) and torch's (0.9, 0.999)."""
     params = [p for p in parameters if p.requires_grad]
-    lr = config.lr if lr is None else lr
+    lr = scaled_lr(config) if lr is None else lr
     adam = {"betas": betas} if betas is not None else {}
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
@@ -38,11 +40,11 @@ ONECYCLE_WARMUP = 0.2
 def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int,
                     lr: float | None = None):
     """Return (scheduler or None, "step" | "epoch" | "plateau"): when the loop must advance it. `lr` is the peak
-    learning rate of one-cycle (default config.lr)."""
+    learning rate of one-cycle (default: the optimiser's, core.train.distributed.scaled_lr)."""
     # one-cycle needs a few steps per phase; a very short run just stops early in its cycle
     total = max(8, config.epochs * steps_per_epoch)
     if config.scheduler == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr if lr is None else lr, total_steps=total,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=scaled_lr(config) if lr is None else lr, total_steps=total,
                                                    pct_start=ONECYCLE_WARMUP, anneal_strategy="cos"), "step"
     if config.scheduler == "cosine":
         warmup = int(config.warmup_epochs * steps_per_epoch)

@@ -10,7 +10,7 @@ from core.data.store import DatasetInfo
 from core.models import CLASSIFIER_INFO, CLASSIFIER_NAMES, imagenet_weights_file
 from core.models.torchvision_nets import imagenet_weights_folder
 from core.tasks.classify import IMBALANCE_REMEDIES, MULTI_LABEL_METRICS, SINGLE_LABEL_METRICS
-from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start
+from pages.ui.train_form import BATCH_SIZES, optimisation_fields, prepare, reset, run_fields, start, workers_fields
 
 KEY = "train-"
 IMAGE_SIZES = (28, 32, 48, 64, 96, 128, 160, 192, 224, 256)
@@ -55,6 +55,7 @@ def render_classify_form(workspace: str, info: DatasetInfo) -> str | None:
         st.markdown("**Data**")
         st.number_input("Epochs", 1, 1000, key=KEY + "epochs")
         st.selectbox("Batch size", BATCH_SIZES, key=KEY + "batch_size")
+        workers_fields(KEY)
         _imbalance(info, multilabel)
         augmentation = load_augmentation(workspace, info.id)
         st.checkbox("Augment with the dataset's saved set", key=KEY + "augment",

@@ -16,7 +16,7 @@ from core.errors import UserError
 from core.jobs.control import create_run
 from core.jobs.estimate import DurationEstimate, estimate_duration
 from core.tasks import recipe
-from core.train.config import AMP_MODES, OPTIMIZERS, SCHEDULERS
+from core.train.config import AMP_MODES, LR_SCALINGS, MAX_WORKERS, OPTIMIZERS, SCHEDULERS
 from core.train.eta import format_duration
 from pages.ui.jobs import cap_notes, run_store, session_limits
 
@@ -52,6 +52,23 @@ def optimisation_fields(prefix: str) -> None:
     st.number_input("Multiply the rate by (step, plateau)", 0.01, 1.0, key=prefix + "gamma",
                     disabled=scheduler not in ("step", "plateau"))
     st.number_input("Gradient clipping (max norm, 0 = off)", 0.0, 100.0, key=prefix + "grad_clip")
+
+
+def workers_fields(prefix: str) -> None:
+    """Data-parallel workers for one run (core.train.distributed), with the effective batch size and learning
+    rate they imply stated under them."""
+    workers = st.number_input("Data-parallel workers", 1, MAX_WORKERS, key=prefix + "workers",
+                              help="Processes that train this one run together, each on its own share of every "
+                                   "step's images (PyTorch DistributedDataParallel). On GPUs each worker takes a "
+                                   "GPU of its own; on a CPU they share the run's cores, so it is rarely faster.")
+    st.selectbox("Learning-rate scaling", LR_SCALINGS, key=prefix + "lr_scaling", disabled=workers == 1,
+                 format_func=lambda s: "linear (x workers)" if s == "linear" else "none")
+    batch, lr = st.session_state[prefix + "batch_size"], st.session_state[prefix + "lr"]
+    if workers > 1:
+        scaled = lr * workers if st.session_state[prefix + "lr_scaling"] == "linear" else lr
+        st.caption(f"Effective batch size **{batch * workers}** ({batch} per worker x {workers}); learning rate "
+                   f"**{scaled:.5g}**" + (f" ({lr:.5g} x {workers}, linear scaling: Goyal et al. 2017)."
+                                           if scaled != lr else " (not scaled)."))
 
 
 def run_fields(prefix: str, metrics: tuple[str, ...]) -> None:

@@ -313,3 +313,19 @@ def test_the_sidebar_lists_the_queue_in_the_order_runs_will_start(monkeypatch):
     queue = shown[shown.index("Job queue:"):].splitlines()[1:4]
     assert queue == ["- queued: small_cnn · ann · cpu", "- queued: small_cnn · bob · cpu",
                      "- queued: small_cnn · ann · cpu"]
+
+
+def test_data_parallel_workers_state_the_effective_batch_and_rate_and_train():
+    at = open_page(PAGE, dataset_id=tiny_dataset(per_class=(40, 40)))
+    assert at.selectbox(key="train-lr_scaling").disabled  # one worker: nothing to scale
+    at.number_input(key="train-epochs").set_value(1)
+    at.selectbox(key="train-batch_size").set_value(8)
+    at.number_input(key="train-lr").set_value(0.004)
+    at.number_input(key="train-workers").set_value(2).run()
+    assert "Effective batch size **16** (8 per worker x 2); learning rate **0.008** (0.004 x 2, linear scaling" \
+        in texts(at)
+    at.button(key="train-start").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state["run_id"]
+    assert RunStore().config(RunStore().get(run_id))["workers"] == 2
+    assert wait_until_finished(run_id) == "completed"

@@ -23,6 +23,8 @@ CAPPED_CASES = [
     ({"dataset": "d", "epochs": 3}, QueueLimits(max_run_minutes=15), 3,
      ["Training stops after 15 minutes (this workshop's cap per run); the run is then evaluated from its best "
       "epoch so far."]),
+    ({"dataset": "d", "epochs": 3, "workers": 4}, QueueLimits(), 3,
+     ["In this workshop each run trains on one worker, so this run uses 1, not 4."]),
 ]
 
 
@@ -31,6 +33,7 @@ def test_capped_config_shortens_the_recipe_and_says_so(config, limits, epochs, n
     before = dict(config)
     capped, said = capped_config(config, limits)
     assert capped.get("epochs", 6) == epochs and said == notes
+    assert capped.get("workers", 1) == 1
     assert config == before  # the caller's dict is left alone
 
 
