@@ -30,13 +30,23 @@ PAGES = [
 NEEDS_BUILTINS = {"dataset", "train", "evaluate", "enhance"}  # pages that list or open datasets
 TEACHER = "pages/teacher.py"  # the teacher's view: admins only
 
+
+
+def start_job_queue() -> None:
+    """The server's job queue runs whichever page is open. Called after the navigation is set, so the sidebar
+    never shows Streamlit's raw page list while a Ray instance starts (seconds, on the first visit)."""
+    try:
+        job_runner()
+    except UserError as error:  # a wrong MEDLAB_EXECUTOR, an unreachable Ray cluster: one sentence, no page runs
+        st.error(error.message, icon=":material/error:")
+        st.stop()
+
+
 preparation = builtin_preparation()  # the built-in datasets, generated in the background once per server
 pages = PAGES
 try:
-    job_runner()  # the server's job queue runs whichever page is open
     mode = access().mode
-except UserError as error:  # a wrong MEDLAB_EXECUTOR, an unreachable Ray cluster, a wrong [workshop] / [auth] /
-    # [access] key: one sentence, and no page runs
+except UserError as error:  # a wrong [workshop] / [auth] / [access] key: one sentence, and no page runs
     st.error(error.message, icon=":material/error:")
     st.stop()
 if mode != "personal" and (Path(__file__).parent / TEACHER).exists():
@@ -48,8 +58,10 @@ if mode != "personal" and (Path(__file__).parent / TEACHER).exists():
     pages = PAGES + [teacher]
     if identity is None:
         st.navigation(pages, position="hidden")  # the URL keeps its page: after joining, /train opens Train
+        start_job_queue()
         require_identity()  # draws the join form or the sign-in button, and stops
 page = st.navigation(pages)
+start_job_queue()
 render_sidebar()
 if page.url_path in NEEDS_BUILTINS:
     wait_for_builtins(preparation)  # progress on the page until they are ready (first start only)

@@ -12,6 +12,7 @@ from typing import Any
 from core.cli.output import print_json
 from core.errors import UserError
 from core.jobs.store import ACTIVE, RunRecord, RunStore
+from core.text import counted
 
 # The job control and the executor (which import torch and the tasks) are imported by the commands that train,
 # so `runs` and `--help` start without them (see tests/core/cli/test_cli_imports.py).
@@ -90,7 +91,9 @@ def _foreground(store: RunStore, record: RunRecord, as_json: bool) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         if not as_json:
-            print(f"training {record.id} ({record.model} on {record.dataset}, {record.epochs} epochs)", file=sys.stderr)
+            parallel = _workers_text(store, record)
+            print(f"training {record.id} ({record.model} on {record.dataset}, {counted(record.epochs, 'epoch')}"
+                  f"{', ' + parallel if parallel else ''})", file=sys.stderr)
         final = execute(store, record.id)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -117,7 +120,15 @@ def run_summary(store: RunStore, record: RunRecord) -> dict[str, Any]:
         "best_value": record.best_value, "best": best, "final": epochs[-1] if epochs else None,
         "test": {k: v for k, v in summary.items() if k.startswith("test_")},
         "test_accuracy": summary.get("test_accuracy"), "seconds": record.duration_s,
+        "workers": store.config(record).get("workers", 1),
     }
+
+
+def _workers_text(store: RunStore, record: RunRecord) -> str | None:
+    from core.tasks import DATA_PARALLEL_TASKS, load_config
+    from core.train.distributed import workers_text
+
+    return workers_text(load_config(store.config(record))) if record.task in DATA_PARALLEL_TASKS else None
 
 
 def run_runs(args: argparse.Namespace) -> int:

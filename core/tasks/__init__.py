@@ -21,6 +21,7 @@ from core.train.config import TrainConfig, config_from_dict
 TASK_CLASSES: tuple[type[Task], ...] = (ClassifyTask, RestoreTask, GanTask, VaeTask, DiffusionTask, SequenceTask)
 TASK_CLASS_OF: dict[str, type[Task]] = {kind: cls for cls in TASK_CLASSES for kind in cls.kinds}
 TASK_NAMES = tuple(TASK_CLASS_OF)
+DATA_PARALLEL_TASKS = tuple(kind for kind, cls in TASK_CLASS_OF.items() if cls.data_parallel)  # "workers" > 1
 
 
 def load_config(data: dict[str, Any]) -> TrainConfig:
@@ -29,10 +30,9 @@ def load_config(data: dict[str, Any]) -> TrainConfig:
     if task not in TASK_CLASS_OF:
         raise UserError(f"Config field 'task' must be one of {', '.join(TASK_NAMES)}, not {task!r}.")
     config = config_from_dict(TASK_CLASS_OF[task].config_class, data)
-    if config.workers > 1 and not TASK_CLASS_OF[task].data_parallel:
-        data_parallel = " or ".join(kind for kind, cls in TASK_CLASS_OF.items() if cls.data_parallel)
-        raise UserError(f"Config field 'workers': data-parallel training is built for {data_parallel} runs; "
-                        f"a {task} run trains on one worker.")
+    if config.workers > 1 and task not in DATA_PARALLEL_TASKS:
+        raise UserError(f"Config field 'workers': data-parallel training is built for "
+                        f"{' or '.join(DATA_PARALLEL_TASKS)} runs; a {task} run trains on one worker.")
     return config
 
 

@@ -44,6 +44,14 @@ def scaled_lr(config: TrainConfig) -> float:
     return config.lr * config.workers if config.lr_scaling == "linear" else config.lr
 
 
+def workers_text(config: TrainConfig) -> str | None:
+    """How a data-parallel run trains, for the pages and the command line; None for one worker."""
+    if config.workers == 1:
+        return None
+    return (f"{config.workers} data-parallel workers (effective batch {effective_batch_size(config)}, learning rate "
+            f"{scaled_lr(config):.5g})")
+
+
 def rank_device(first: torch.device, rank: int) -> torch.device:
     """The device of `rank` when rank 0 trains on `first`: the same CPU, or the next GPUs in turn."""
     if first.type != "cuda":

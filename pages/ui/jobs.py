@@ -11,7 +11,7 @@ from core.jobs.store import RunRecord, RunStore
 from core.settings import medlab_home
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner="Starting the job queue (a Ray instance takes a few seconds)…")
 def _runner_for(home: str) -> JobRunner:
     return JobRunner(RunStore()).start()
 

@@ -12,7 +12,9 @@ from core.jobs.control import delete_run, prepare_resume, request_stop
 from core.jobs.limits import minutes_text
 from core.jobs.queue_estimate import queue_positions, queue_sentence
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord
+from core.tasks import DATA_PARALLEL_TASKS, load_config
 from core.tasks.generative import GENERATIVE_TASKS
+from core.train.distributed import workers_text
 from core.train.eta import Estimate, format_duration, format_left
 from pages.ui.charts import loss_figure, lr_figure, metrics_figure, overlay_figure, terms_figure
 from pages.ui.jobs import BEFORE_TRAINING, activity, job_runner, run_store, session_limits
@@ -42,8 +44,9 @@ def _live(run_id: str, page_status: str) -> None:
     if record.status != page_status:
         st.rerun()  # started or finished: redraw the whole page once, so the runs table and sidebar agree
     st.markdown(f"### {STATUS_ICONS.get(record.status, '')} {record.name or record.id} · {record.status}")
+    parallel = workers_text(load_config(store.config(record))) if record.task in DATA_PARALLEL_TASKS else None
     st.caption(f"{record.model} on {record.dataset} · device {record.device_used or record.device} · "
-               f"workspace {record.workspace} · id {record.id}" +
+               + (f"{parallel} · " if parallel else "") + f"workspace {record.workspace} · id {record.id}" +
                (f" · training capped at {minutes_text(record.max_minutes)}" if record.max_minutes else ""))
     if record.status == "interrupted":  # its worker died (the store's liveness rule marks it on every read)
         st.warning(f"Interrupted: {record.message or 'its worker ended without reporting'}.")

@@ -329,3 +329,5 @@ def test_data_parallel_workers_state_the_effective_batch_and_rate_and_train():
     run_id = at.session_state["run_id"]
     assert RunStore().config(RunStore().get(run_id))["workers"] == 2
     assert wait_until_finished(run_id) == "completed"
+    at = rerun(at)
+    assert "2 data-parallel workers (effective batch 16, learning rate 0.008)" in texts(at)  # the run's header

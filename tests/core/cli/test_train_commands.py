@@ -107,3 +107,14 @@ def test_resume_refuses_a_run_whose_worker_is_alive(capsys):
     assert code == 2 and f"Run '{record.id}' is already running." in err
     code, out, _ = run(capsys, "runs", "--json")
     assert [r["status"] for r in json.loads(out)] == ["running"]
+
+
+def test_train_with_two_workers_says_so_and_reports_them(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"dataset": tiny_dataset(per_class=(40, 40)), **TINY, "epochs": 1, "workers": 2}))
+    code, out, err = run(capsys, "train", "--config", str(config))
+    assert code == 0, err
+    assert "(small_cnn on " in err and ", 1 epoch, 2 data-parallel workers (effective batch 16, learning rate 0.02))" \
+        in err
+    code, out, err = run(capsys, "train", "--config", str(config), "--json")
+    assert code == 0 and json.loads(out)["workers"] == 2
