@@ -8,6 +8,7 @@ from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.evaluate.report import load_report
 from pages.ui.entry import through_entry_point
+from pages.ui.eval_distill import render_distillation
 from pages.ui.eval_more import render_compare, render_cross_validation, render_export
 from pages.ui.eval_predict import predictor_for, render_explain, render_predict
 from pages.ui.eval_report import render_report
@@ -20,7 +21,8 @@ through_entry_point()
 st.title("Evaluate")
 workspace = current_workspace()
 store = run_store()
-CLASSIFIERS = ("classification", "multilabel", "sequence")   # a sequence run classifies clips: the same report
+# a sequence run classifies clips and a distillation run trains a student classifier: the same report
+CLASSIFIERS = ("classification", "multilabel", "sequence", "distillation")
 completed = [r for r in store.list(workspace, statuses=("completed",)) if r.task in CLASSIFIERS]
 if linked := linked_run("evaluate"):  # a shared link: that run, also when it is another readable workspace's
     st.session_state["eval-linked"] = st.session_state["run_id"] = linked  # the Run picker's default, which ...
@@ -60,6 +62,8 @@ open_tab = {name: tab for name, tab in zip(names, tabs) if tab.open}
 with user_errors():
     if "report" in open_tab:
         with open_tab["report"]:
+            if record.task == "distillation":  # its teacher, the student alone and itself, side by side
+                render_distillation(store, record)
             if report is None:
                 st.info("This run has no stored report (it finished before reports existed).")
             else:

@@ -17,6 +17,7 @@ from pages.ui.runs_table import PICKED_KEY, SHOWN_KEY, render_runs_table, shown_
 from pages.ui.session import (current_workspace, dataset_chosen_elsewhere, dataset_picker, datasets_for, linked_run,
                                readable_run, shared_workspace)
 from pages.ui.classify_form import render_classify_form
+from pages.ui.distill_form import render_distill_form
 from pages.ui.restore_form import render_restore_form
 from pages.ui.generative_form import render_generative_form
 from pages.ui.sequence_form import render_sequence_form
@@ -31,8 +32,9 @@ records = run_store().list(workspace)
 if linked := linked_run("train"):  # a shared link (refused with a sentence when the run is not yours to read)
     st.session_state[SHOWN_KEY] = st.session_state[LINKED_KEY] = linked
 
-TASKS = {"classification": "Classification", "sequence": "Sequence", "denoise": "Denoising",
-         "super_resolution": "Super-resolution", "gan": "GAN", "vae": "VAE / autoencoder", "diffusion": "Diffusion"}
+TASKS = {"classification": "Classification", "distillation": "Distillation", "sequence": "Sequence",
+         "denoise": "Denoising", "super_resolution": "Super-resolution", "gan": "GAN", "vae": "VAE / autoencoder",
+         "diffusion": "Diffusion"}
 RESTORATION = ("denoise", "super_resolution")
 DEFAULT_DATASETS = {"classification": DEFAULT_DATASET_ID, "restoration": TILES_ID, "sequence": CINE_ID}  # by purpose
 elsewhere = infos.get(dataset_chosen_elsewhere() or "")
@@ -52,6 +54,8 @@ with st.expander("New run", expanded=not records):
         started = None
     elif task == "classification":
         started = render_classify_form(workspace, info)
+    elif task == "distillation":
+        started = render_distill_form(workspace, info)
     elif task == "sequence":
         started = render_sequence_form(workspace, info)
     elif restoring:

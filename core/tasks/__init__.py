@@ -12,13 +12,15 @@ from core.errors import UserError
 from core.tasks.base import Task
 from core.tasks.classify import ClassifyTask
 from core.tasks.diffusion import DiffusionTask
+from core.tasks.distill import DistillTask
 from core.tasks.gan import GanTask
 from core.tasks.restore import RestoreTask
 from core.tasks.sequence import SequenceTask
 from core.tasks.vae import VaeTask
 from core.train.config import TrainConfig, config_from_dict
 
-TASK_CLASSES: tuple[type[Task], ...] = (ClassifyTask, RestoreTask, GanTask, VaeTask, DiffusionTask, SequenceTask)
+TASK_CLASSES: tuple[type[Task], ...] = (ClassifyTask, RestoreTask, GanTask, VaeTask, DiffusionTask, SequenceTask,
+                                         DistillTask)
 TASK_CLASS_OF: dict[str, type[Task]] = {kind: cls for cls in TASK_CLASSES for kind in cls.kinds}
 TASK_NAMES = tuple(TASK_CLASS_OF)
 DATA_PARALLEL_TASKS = tuple(kind for kind, cls in TASK_CLASS_OF.items() if cls.data_parallel)  # "workers" > 1
@@ -43,9 +45,11 @@ def recipe(task: str = "classification", dataset: str = "phantom-64") -> TrainCo
 
 def check_task(config: TrainConfig, workspace: str) -> str:
     """That `config` can be trained in `workspace` (its dataset exists and fits the task; a fine-tuning source run
-    exists, trained the same network and has weights) without loading data, augmentation or weights, as queuing a
-    run needs; returns the monitored validation metric. Raises UserError with the sentence `build_task` would."""
-    return TASK_CLASS_OF[config.task].check(config, open_dataset(workspace, config.dataset).info)
+    exists, trained the same network and has weights; a distillation's teacher is a completed run of this
+    workspace) without loading data, augmentation or weights, as queuing a run needs; returns the monitored
+    validation metric. Raises UserError with the sentence `build_task` would."""
+    info = open_dataset(workspace, config.dataset).info
+    return TASK_CLASS_OF[config.task].check_in_workspace(config, info, workspace)
 
 
 def build_task(config: TrainConfig, workspace: str) -> Task:

@@ -32,6 +32,12 @@ class Task(LoopTask):
         queuing a run needs); returns the monitored validation metric. Raises UserError with one sentence."""
 
     @classmethod
+    def check_in_workspace(cls, config: Any, info: DatasetInfo, workspace: str) -> str:
+        """`check`, plus what depends on the workspace's other runs (a distillation's teacher run), still without
+        loading data or weights; core.tasks.check_task calls this."""
+        return cls.check(config, info)
+
+    @classmethod
     @abstractmethod
     def build(cls, config: Any, dataset: Dataset, workspace: str) -> Task:
         """The task, with what it needs besides the dataset (augmentation, initial weights) loaded."""

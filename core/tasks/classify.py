@@ -6,7 +6,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -43,11 +43,12 @@ class ClassifyConfig(TrainConfig):
     folds: int = 0                    # k-fold cross-validation: train+val pooled into k folds (0 = the saved split)
     fold: int = 0                     # which fold validates (0 .. folds-1); the test split never changes
     cv_group: str = ""                # the runs of one cross-validation share this label
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel")  # the "task" values this config trains
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.task not in ("classification", "multilabel"):
-            raise UserError(f"Config field 'task' must be classification or multilabel here, not '{self.task}'.")
+        if self.task not in self.tasks:
+            raise UserError(f"Config field 'task' must be {' or '.join(self.tasks)} here, not '{self.task}'.")
         if self.imbalance not in IMBALANCE_REMEDIES:
             raise UserError(f"Config field 'imbalance' must be one of {', '.join(IMBALANCE_REMEDIES)}, "
                             f"not '{self.imbalance}'.")
