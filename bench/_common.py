@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -20,6 +21,21 @@ def temporary_home() -> Path:
     os.environ["MEDLAB_HOME"] = str(home)
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     return home
+
+
+def machine_conditions(software: str) -> str:
+    """The machine a figure was measured on: CPU model, cores, load average, and `software` (versions that matter
+    to the figure)."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{model}; {os.cpu_count()} logical cores; load average {load} (1/5/15 min); {software}"
 
 
 class ListSink:

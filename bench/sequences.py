@@ -22,22 +22,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import temporary_home
+from _common import machine_conditions, temporary_home
 
 
 def conditions() -> str:
     """The machine a figure was measured on: CPU model, cores, load average, Python."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (f"{model}; {os.cpu_count()} logical cores; load average {load} (1/5/15 min); "
-            f"Python {platform.python_version()}")
+    return machine_conditions(f"Python {platform.python_version()}")
 
 
 def _sequence_files(folder: Path) -> dict[str, tuple[Path, int]]:

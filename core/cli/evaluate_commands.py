@@ -253,6 +253,14 @@ def run_export(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print(f"wrote {args.out} ({len(data) / 1e6:.2f} MB)")
+        if "int8_bytes" in facts:   # INT8 and the card: float and INT8 side by side
+            from core.evaluate.int8_compare import comparison_rows
+
+            rows = [("", "Float ONNX", "INT8 ONNX"), *comparison_rows(facts)]
+            widths = [max(len(row[i]) for row in rows) for i in range(3)]
+            for row in rows:
+                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            print(f"{facts['quantisation_reason']} Times: {facts['timing']}.")
     return 0
 
 

@@ -1,5 +1,7 @@
-"""Export a trained classifier for deployment: ONNX (checked in onnxruntime against PyTorch), TorchScript,
-a dynamically quantised INT8 ONNX model (size and test-accuracy change measured), and a Markdown model card.
+"""Export a trained classifier for deployment: ONNX (checked in onnxruntime against PyTorch), torch.export's
+ExportedProgram (.pt2, checked by reloading), TorchScript (deprecated by PyTorch in favour of torch.export, kept for
+runtimes that still load it), an INT8 ONNX model (core.evaluate.quantize: static, calibrated on training images,
+for CNNs; compared with float by core.evaluate.int8_compare) and a Markdown model card.
 
 Every exported model takes images in [0, 1] of shape (N, C, S, S): the input normalisation is inside it.
 """
@@ -7,23 +9,22 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
-import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from core.data.catalog import open_dataset
 from core.errors import UserError
 from core.evaluate.formats import FORMATS, SUFFIXES  # noqa: F401 - SUFFIXES: also read from here by the pages
-from core.evaluate.predict import Predictor
+from core.evaluate.int8_compare import compare, comparison_rows
 from core.evaluate.intervals import METHOD_TEXT
+from core.evaluate.predict import Predictor
+from core.evaluate.quantize import CALIBRATION_BATCH, CALIBRATION_IMAGES, quantise
 from core.evaluate.report import load_report, report_warnings
 from core.tasks.tensors import SplitTensors
 
@@ -105,38 +106,72 @@ def traced_bytes(model: torch.nn.Module, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def int8_bytes(onnx: bytes) -> bytes:
-    """Dynamic INT8 quantisation of the ONNX model's weights (convolutions and linear layers)."""
-    with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "model.onnx", Path(folder) / "model.int8.onnx"
-        source.write_bytes(onnx)
+def verified_pt2_bytes(model: torch.nn.Module, example: Callable[[int, int], torch.Tensor], what: str) -> bytes:
+    """`model` as a torch.export ExportedProgram (.pt2) with a dynamic batch dimension, saved to bytes and checked:
+    reloaded with torch.export.load, it must match the model on batches of 2 and 3 (the example has 2 images: a
+    batch of 1 would specialise the batch size). Raises UserError (nothing returned) when torch.export cannot
+    trace the model or the reloaded program differs by more than ONNX_TOLERANCE. (torch.export.load unpickles:
+    it only ever reads the bytes made here.)"""
+    model = model.eval()
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-        return target.read_bytes()
+            program = torch.export.export(model, (example(2, 0),),
+                                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+            buffer = io.BytesIO()
+            torch.export.save(program, buffer)
+            reloaded = torch.export.load(io.BytesIO(buffer.getvalue())).module()
+    except Exception as error:  # an operator or control flow torch.export cannot capture: one sentence
+        raise UserError(f"This {what} model cannot be exported with torch.export ({type(error).__name__}); "
+                        "export it as ONNX or download its safetensors weights instead.") from error
+    with torch.no_grad():
+        difference = max(float((reloaded(inputs) - model(inputs)).abs().max())
+                         for inputs in (example(2, 1), example(3, 2)))
+    if difference > ONNX_TOLERANCE:
+        raise UserError(f"The torch.export program differs from PyTorch by {difference:.2g}; it was not saved.")
+    return buffer.getvalue()
 
 
-def onnx_test_accuracy(data: bytes, predictor: Predictor, workspace: str, dataset_id: str) -> tuple[float, float]:
-    """(accuracy on the run's test split, milliseconds per image) of an ONNX model in onnxruntime."""
+def pt2_bytes(predictor: Predictor) -> bytes:
+    """The model as a torch.export ExportedProgram (.pt2), input (N, C, S, S) in [0, 1] with a dynamic batch."""
+    return verified_pt2_bytes(predictor.model, lambda batch, seed: example_input(predictor, batch, seed),
+                              predictor.spec.get("architecture", "classifier"))
+
+
+def _split(predictor: Predictor, workspace: str, dataset_id: str, split: str, limit: int | None = None,
+           seed: int = 0) -> SplitTensors:
+    """A split of the run's dataset at the run's image size, as the network sees it; at most `limit` images (a
+    seeded random choice, in dataset order)."""
     dataset = open_dataset(workspace, dataset_id)
-    split = SplitTensors(dataset, dataset.indices("test"), torch.device("cpu"), predictor.image_size)
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    correct, seconds = 0, 0.0
-    for images, labels in split.batches(64):
-        start = time.perf_counter()
-        logits = session.run(None, {"image": images.numpy()})[0]
-        seconds += time.perf_counter() - start
-        correct += int((logits.argmax(1) == labels.numpy()).sum()) if labels.ndim == 1 else 0
-    return correct / max(len(split), 1), 1000 * seconds / max(len(split), 1)
+    indices = dataset.indices(split)
+    if limit is not None and len(indices) > limit:
+        indices = np.sort(np.random.default_rng(seed).choice(indices, limit, replace=False))
+    return SplitTensors(dataset, indices, torch.device("cpu"), predictor.image_size)
 
 
-def int8_comparison(predictor: Predictor, record: RunRecord, onnx: bytes, int8: bytes) -> dict[str, Any]:
-    """Sizes and test accuracy of the float and INT8 models, as the Export tab and model card report them."""
-    float_accuracy, float_ms = onnx_test_accuracy(onnx, predictor, record.workspace, record.dataset)
-    int8_accuracy, int8_ms = onnx_test_accuracy(int8, predictor, record.workspace, record.dataset)
-    return {"float_bytes": len(onnx), "int8_bytes": len(int8), "float_accuracy": float_accuracy,
-            "int8_accuracy": int8_accuracy, "accuracy_change": int8_accuracy - float_accuracy,
-            "float_ms_per_image": float_ms, "int8_ms_per_image": int8_ms}
+def _numpy_batches(split: SplitTensors, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for images, labels in split.batches(size):
+        yield images.numpy(), labels.numpy()
+
+
+def calibration_batches(predictor: Predictor, workspace: str, dataset_id: str, limit: int = CALIBRATION_IMAGES
+                        ) -> Iterator[np.ndarray]:
+    """Up to `limit` training images (float32 (B, C, S, S) in [0, 1]) in batches, to calibrate INT8 ranges."""
+    for images, _ in _numpy_batches(_split(predictor, workspace, dataset_id, "train", limit), CALIBRATION_BATCH):
+        yield images
+
+
+def int8_export(predictor: Predictor, record: RunRecord, onnx: bytes) -> tuple[bytes, dict[str, Any]]:
+    """(INT8 ONNX bytes, the side-by-side facts of core.evaluate.int8_compare plus quantisation, its reason and
+    the number of calibration images). Multi-label runs are scored by subset accuracy at their thresholds."""
+    quantised = quantise(onnx, lambda: calibration_batches(predictor, record.workspace, record.dataset))
+    test = _split(predictor, record.workspace, record.dataset, "test")
+    timing = test if len(test) else _split(predictor, record.workspace, record.dataset, "train", 32)
+    timing_images = timing.batch(torch.arange(min(len(timing), 32)))[0].numpy()   # repeated up to batch 32
+    facts = compare(onnx, quantised.data, _numpy_batches(test, 64), timing_images, multilabel=predictor.multilabel,
+                    thresholds=predictor.thresholds)
+    return quantised.data, {"quantisation": quantised.method, "quantisation_reason": quantised.reason,
+                            "calibration_images": quantised.calibration_images, **facts}
 
 
 def model_card(predictor: Predictor, record: RunRecord, config: dict[str, Any], folder: Path,
@@ -179,9 +214,13 @@ def model_card(predictor: Predictor, record: RunRecord, config: dict[str, Any], 
                   f"calibration error on test {calibration['before']['ece']:.3f} before, "
                   f"{calibration['after']['ece']:.3f} after."]
     if quantisation:
-        lines += ["", "## INT8 model",
-                  f"- {quantisation['float_bytes'] / 1e6:.2f} MB -> {quantisation['int8_bytes'] / 1e6:.2f} MB; test "
-                  f"accuracy {quantisation['float_accuracy']:.3f} -> {quantisation['int8_accuracy']:.3f}."]
+        lines += ["", "## INT8 model", f"- {quantisation['quantisation_reason']}"
+                  + (f" {quantisation['calibration_images']} training images calibrated the activation ranges."
+                     if quantisation.get("calibration_images") else ""), "",
+                  "| | Float ONNX | INT8 ONNX |", "|---|---|---|",
+                  *[f"| {measure} | {left} | {right} |" for measure, left, right in comparison_rows(quantisation)],
+                  "", f"- Times: {quantisation['timing']}; expect other figures on other machines. The INT8 "
+                  "speed needs onnxruntime's default (full) graph optimisation; at lower levels it runs slower."]
     lines += ["", "## Intended use and limits",
               "- For research and teaching. It is not a medical device and must not be used for diagnosis.",
               "- Valid only for images like its training data (modality, view, size, intensity range); MedLab's "
@@ -198,14 +237,15 @@ def export(predictor: Predictor, record: RunRecord, config: dict[str, Any], fold
         raise UserError(f"Unknown export format '{fmt}'; choose one of {', '.join(FORMATS)}.")
     if fmt == "torchscript":
         return torchscript_bytes(predictor), {}
+    if fmt == "pt2":
+        return pt2_bytes(predictor), {}
     onnx = onnx_bytes(predictor)
     if fmt == "onnx":
         return onnx, {"max_difference_vs_pytorch": onnx_difference(predictor, onnx)}
-    int8 = int8_bytes(onnx)
-    comparison = int8_comparison(predictor, record, onnx, int8) if not predictor.multilabel else {}
+    int8, comparison = int8_export(predictor, record, onnx)
     if fmt == "int8":
         return int8, comparison
-    return model_card(predictor, record, config, folder, comparison or None).encode(), comparison
+    return model_card(predictor, record, config, folder, comparison).encode(), comparison
 
 
 def write_atomically(path: Path, data: bytes) -> None:

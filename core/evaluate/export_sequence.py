@@ -1,5 +1,6 @@
 """Export a trained sequence classifier: its safetensors weights with the rebuild spec, ONNX (checked in
-onnxruntime against PyTorch), TorchScript, and a Markdown model card (Mitchell et al., "Model Cards for Model
+onnxruntime against PyTorch), torch.export's ExportedProgram (.pt2, checked by reloading), TorchScript (deprecated
+by PyTorch in favour of torch.export), and a Markdown model card (Mitchell et al., "Model Cards for Model
 Reporting", FAT* 2019) that states the frame policy a clip must be prepared with.
 
 Every exported model takes clips in [0, 1] of shape (N, T, C, S, S): the input normalisation is inside it, T is
@@ -14,15 +15,16 @@ from typing import Any
 import torch
 
 from core.errors import UserError
-from core.evaluate.export import RunRecord, onnx_logit_difference, traced_bytes, verified_onnx_bytes
+from core.evaluate.export import (RunRecord, onnx_logit_difference, traced_bytes, verified_onnx_bytes,
+                                  verified_pt2_bytes)
 from core.evaluate.intervals import METHOD_TEXT
 from core.evaluate.predict_sequence import SequencePredictor
 from core.evaluate.report import load_report, report_warnings
 from core.train.run_folder import BEST_WEIGHTS, REBUILD_SPEC
 
-SEQUENCE_FORMATS = ("weights", "onnx", "torchscript", "card")
-SEQUENCE_SUFFIXES = {"weights": ".safetensors", "spec": ".model.json", "onnx": ".onnx", "torchscript": ".pt",
-                     "card": ".md"}
+SEQUENCE_FORMATS = ("weights", "onnx", "pt2", "torchscript", "card")
+SEQUENCE_SUFFIXES = {"weights": ".safetensors", "spec": ".model.json", "onnx": ".onnx", "pt2": ".pt2",
+                     "torchscript": ".pt", "card": ".md"}
 
 
 def example_clip(predictor: SequencePredictor, batch: int = 2, seed: int = 0) -> torch.Tensor:
@@ -43,6 +45,13 @@ def sequence_onnx_difference(predictor: SequencePredictor, data: bytes) -> float
     """Largest absolute difference between onnxruntime's and PyTorch's logits on random clips (batch of 2, so the
     dynamic batch axis is exercised too)."""
     return onnx_logit_difference(predictor.model, data, example_clip(predictor, batch=2, seed=1), "clip")
+
+
+def sequence_pt2_bytes(predictor: SequencePredictor) -> bytes:
+    """The model as a torch.export ExportedProgram (.pt2), input "clip" (N, T, C, S, S) with a dynamic batch,
+    verified by reloading it (UserError otherwise)."""
+    return verified_pt2_bytes(predictor.model, lambda batch, seed: example_clip(predictor, batch, seed),
+                              predictor.spec.get("architecture", "sequence"))
 
 
 def sequence_torchscript_bytes(predictor: SequencePredictor) -> bytes:
@@ -129,6 +138,8 @@ def export_sequence(predictor: SequencePredictor, record: RunRecord, config: dic
         return weights_bytes(folder), {"spec": json.loads(spec_bytes(folder))}
     if fmt == "torchscript":
         return sequence_torchscript_bytes(predictor), {}
+    if fmt == "pt2":
+        return sequence_pt2_bytes(predictor), {}
     if fmt == "onnx":
         data = sequence_onnx_bytes(predictor)
         return data, {"max_difference_vs_pytorch": sequence_onnx_difference(predictor, data)}

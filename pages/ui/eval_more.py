@@ -8,20 +8,26 @@ import streamlit as st
 
 from core.errors import UserError
 from core.evaluate.export import FORMATS, SUFFIXES, export
+from core.evaluate.int8_compare import comparison_rows
 from core.evaluate.predict import Predictor
 from core.jobs.cv import cv_groups, cv_runs, cv_summary, submit_cross_validation
 from core.jobs.store import ACTIVE, RunRecord, RunStore
 from pages.ui.jobs import session_limits
 from pages.ui.session import user_errors
 
-FORMAT_TEXT = {"onnx": "ONNX (checked in onnxruntime)", "torchscript": "TorchScript", "int8": "INT8 ONNX (dynamic quantisation)",
+FORMAT_TEXT = {"onnx": "ONNX (checked in onnxruntime)", "pt2": "torch.export (.pt2)",
+               "torchscript": "TorchScript (deprecated)", "int8": "INT8 ONNX (static, calibrated)",
                "card": "Model card (Markdown)"}
+TORCH_EXPORT_NOTE = ("PyTorch has deprecated TorchScript in favour of torch.export: prefer the .pt2 file (load it "
+                     "with `torch.export.load(path).module()`); TorchScript stays for runtimes that still need it.")
 
 
 def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> None:
     st.write("Exported models take images in [0, 1] of the size below; the input normalisation is inside them.")
     st.caption(" · ".join(predictor.preprocessing.describe()[:2]) + f" Model input: {predictor.image_size} px.")
     fmt = st.radio("Format", FORMATS, format_func=FORMAT_TEXT.get, horizontal=True, key=f"export-format-{record.id}")
+    if fmt in ("pt2", "torchscript"):
+        st.caption(TORCH_EXPORT_NOTE)
     if st.button("Prepare the file", key=f"export-{record.id}"):
         with user_errors(), st.spinner("Exporting"):
             data, facts = export(predictor, record, store.config(record), store.run_dir(record), fmt)
@@ -31,16 +37,24 @@ def render_export(store: RunStore, record: RunRecord, predictor: Predictor) -> N
         _, data, facts = prepared
         if "max_difference_vs_pytorch" in facts:
             st.success(f"onnxruntime matches PyTorch to {facts['max_difference_vs_pytorch']:.1e}.")
-        if fmt == "int8" and "int8_bytes" in facts:   # the card states these itself: no second box beside it
-            st.info(f"INT8: {facts['float_bytes'] / 1e6:.2f} MB → {facts['int8_bytes'] / 1e6:.2f} MB; test accuracy "
-                    f"{facts['float_accuracy']:.3f} → {facts['int8_accuracy']:.3f} "
-                    f"({facts['accuracy_change']:+.3f}); {facts['float_ms_per_image']:.2f} → "
-                    f"{facts['int8_ms_per_image']:.2f} ms per image in onnxruntime.")
+        if fmt == "pt2":
+            st.success("Reloaded with torch.export.load, the program matches PyTorch on batches of 2 and 3 images.")
+        if fmt == "int8" and "int8_bytes" in facts:   # the card states these itself: no second table beside it
+            render_int8_comparison(facts)
         if fmt == "card":
             with st.expander("Preview", expanded=True):
                 st.markdown(demote_headings(data.decode()))
         st.download_button(f"Download {FORMAT_TEXT[fmt]}", data, file_name=f"{record.id}{SUFFIXES[fmt]}",
                            key=f"download-{record.id}-{fmt}", on_click="ignore")
+
+
+def render_int8_comparison(facts: dict) -> None:
+    """Float and INT8 ONNX side by side (core.evaluate.int8_compare), and which quantisation was used and why."""
+    rows = comparison_rows(facts)
+    table = pd.DataFrame([row[1:] for row in rows], index=[row[0] for row in rows], columns=["Float ONNX", "INT8 ONNX"])
+    table.index.name = "measure"
+    st.table(table)
+    st.caption(f"{facts['quantisation_reason']} Times: {facts['timing']}.")
 
 
 def keep_export(run_id: str, prepared: tuple) -> None:

@@ -21,7 +21,7 @@ from core.evaluate.predict_sequence import (SequencePrediction, SequencePredicto
 from core.jobs.store import RunRecord, RunStore
 from core.train.run_folder import weights_version
 from pages.ui.charts import LAYOUT
-from pages.ui.eval_more import demote_headings, keep_export
+from pages.ui.eval_more import TORCH_EXPORT_NOTE, demote_headings, keep_export
 from pages.ui.images import display_image
 from pages.ui.sequence_player import frame_strip, strip_indices
 from pages.ui.session import user_errors
@@ -31,7 +31,7 @@ STRIP_MOST = 16             # frames shown in a strip (evenly spaced when the cl
 EVEN_ATTENTION = 1.5        # attention whose largest weight is below this many times 1/T is called "nearly even"
 KEY_COLOUR, BAR_COLOUR, ATTENTION_COLOUR = "#ff8c00", "#4c78a8", "#54a24b"
 FORMAT_TEXT = {"weights": "Weights (safetensors) + model.json", "onnx": "ONNX (checked in onnxruntime)",
-               "torchscript": "TorchScript", "card": "Model card (Markdown)"}
+               "pt2": "torch.export (.pt2)", "torchscript": "TorchScript (deprecated)", "card": "Model card (Markdown)"}
 UPLOAD_TYPES = ["dcm", "dicom", "mp4", "avi", "mov", "mkv", "webm", "zip", "nii", "gz"]
 
 
@@ -232,6 +232,8 @@ def render_sequence_export(store: RunStore, record: RunRecord, predictor: Sequen
     st.caption(predictor.policy.describe() + " " + " ".join(predictor.preprocessing.describe()[:2]))
     fmt = st.radio("Format", SEQUENCE_FORMATS, format_func=FORMAT_TEXT.get, horizontal=True,
                    key=f"export-format-{record.id}")
+    if fmt in ("pt2", "torchscript"):
+        st.caption(TORCH_EXPORT_NOTE)
     if st.button("Prepare the file", key=f"export-{record.id}"):
         with user_errors(), st.spinner("Exporting"):
             data, facts = export_sequence(predictor, record, store.config(record), store.run_dir(record), fmt)

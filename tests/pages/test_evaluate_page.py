@@ -236,3 +236,23 @@ def test_model_card_preview_has_section_sized_headings_and_no_int8_box(trained):
     preview = next(m.value for m in at.markdown if "Model card" in m.value)
     assert preview.startswith("### Model card") and "\n#### Model\n" in preview
     assert not at.info   # the INT8 figures are in the card itself
+
+
+def test_export_tab_int8_shows_float_and_int8_side_by_side_and_pt2_reloads(trained):
+    at = open_page(PAGE, **{"eval-tab": "Export"})
+    formats = at.radio(key=f"export-format-{trained.run_id}")
+    assert "INT8 ONNX (static, calibrated)" in formats.options and "torch.export (.pt2)" in formats.options
+    formats.set_value("int8")
+    at.button(key=f"export-{trained.run_id}").click().run()
+    assert not at.exception and not at.error
+    table = at.table[0].value
+    assert list(table.columns) == ["Float ONNX", "INT8 ONNX"]
+    assert list(table.index) == ["file size", "ms per image, batch 1", "ms per image, batch 32",
+                                 "test accuracy (95% CI, Wilson score)", "same decision as float"]
+    assert "smaller" in table.loc["file size", "INT8 ONNX"] and "of 458 test images" in table.iloc[-1]["INT8 ONNX"]
+    assert any(c.value.startswith("Static quantisation calibrated on training images") for c in at.caption)
+    assert at.get("download_button")
+    at.radio(key=f"export-format-{trained.run_id}").set_value("pt2").run()
+    assert any("deprecated TorchScript in favour of torch.export" in c.value for c in at.caption)
+    at.button(key=f"export-{trained.run_id}").click().run()
+    assert not at.exception and "torch.export.load" in at.success[0].value and at.get("download_button")

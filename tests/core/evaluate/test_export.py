@@ -1,4 +1,5 @@
-"""Export of the phantom-trained run: ONNX equals PyTorch, TorchScript loads, INT8 is smaller, card is honest."""
+"""Export of the phantom-trained run: ONNX equals PyTorch, the torch.export program reloads and equals it at any
+batch size, TorchScript loads, INT8 is smaller, card is honest."""
 from __future__ import annotations
 
 import io
@@ -10,7 +11,8 @@ import pytest
 import torch
 
 from core.cli import main
-from core.evaluate.export import example_input, export
+from core.errors import UserError
+from core.evaluate.export import example_input, export, verified_pt2_bytes
 from core.evaluate.predict import load_predictor
 from core.jobs.store import RunStore
 from tests.fixtures import png_bytes
@@ -39,6 +41,25 @@ def test_torchscript_loads_and_matches(trained):
     inputs = example_input(predictor, batch=2)
     with torch.no_grad():
         assert torch.allclose(loaded(inputs), predictor.model(inputs), atol=1e-5)
+
+
+def test_pt2_reloads_and_matches_at_another_batch_size(trained):
+    predictor, (data, facts) = _export(trained.run_id, "pt2")
+    reloaded = torch.export.load(io.BytesIO(data)).module()
+    for batch in (1, 5):   # exported with a batch of 2: the batch dimension stayed dynamic
+        inputs = example_input(predictor, batch=batch, seed=3)
+        with torch.no_grad():
+            assert torch.allclose(reloaded(inputs), predictor.model(inputs), atol=1e-5)
+    assert facts == {}
+
+
+def test_pt2_refuses_a_model_torch_export_cannot_capture_in_one_sentence():
+    class DataDependent(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2 if x.sum() > 0 else x
+
+    with pytest.raises(UserError, match=r"^This toy model cannot be exported with torch.export \(\w+\); "):
+        verified_pt2_bytes(DataDependent(), lambda batch, seed: torch.rand(batch, 3), "toy")
 
 
 def test_int8_is_smaller_and_reports_its_accuracy_change(trained):

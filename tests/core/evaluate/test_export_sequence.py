@@ -1,5 +1,6 @@
-"""Export of a trained sequence run: ONNX of (N, T, C, S, S) clips equals PyTorch after reloading, TorchScript
-loads, the weights rebuild the network, the card states the frame policy, INT8 is refused in one sentence."""
+"""Export of a trained sequence run: ONNX of (N, T, C, S, S) clips equals PyTorch after reloading, the
+torch.export program too at another batch size, TorchScript loads, the weights rebuild the network, the card
+states the frame policy, INT8 is refused in one sentence."""
 from __future__ import annotations
 
 import io
@@ -44,6 +45,14 @@ def test_torchscript_loads_and_matches(sequence_run):
     inputs = example_clip(predictor, batch=2)
     with torch.no_grad():
         assert torch.allclose(torch.jit.load(io.BytesIO(data))(inputs), predictor.model(inputs), atol=1e-5)
+
+
+def test_pt2_reloads_and_matches_at_another_batch_size(sequence_run):
+    predictor, (data, _) = _export(sequence_run.run_id, "pt2")
+    reloaded = torch.export.load(io.BytesIO(data)).module()
+    inputs = example_clip(predictor, batch=3, seed=5)   # exported with a batch of 2
+    with torch.no_grad():
+        assert torch.allclose(reloaded(inputs), predictor.model(inputs), atol=1e-5)
 
 
 def test_weights_and_spec_rebuild_the_network(sequence_run):
