@@ -91,6 +91,8 @@ class DistillConfig(ClassifyConfig):
             raise UserError(f"Config field 'temperature' must be above 0 and at most 100, not {self.temperature}.")
         if not 0 <= self.distill_weight <= 1:
             raise UserError(f"Config field 'distill_weight' must be between 0 and 1, not {self.distill_weight}.")
+        if not self.name and self.teacher_run:  # told apart from its student-alone run in every list
+            self.name = f"{self.model} distilled from {self.teacher_run}"
 
 
 class DistillTargets(NamedTuple):

@@ -56,8 +56,8 @@ def render_distill_form(workspace: str, info: DatasetInfo) -> str | None:
     with teacher_col:
         st.markdown("**Teacher and student**")
         teacher = st.selectbox("Teacher run", list(found), key=KEY + "teacher_run", format_func=lambda r: (
-            f"{found[r][0].name or r} · {found[r][0].model} · test accuracy "
-            f"{found[r][0].summary_dict.get('test_accuracy', float('nan')):.3f}"))
+            f"{found[r][0].model}, test acc. {found[r][0].summary_dict.get('test_accuracy', float('nan')):.3f} "
+            f"· {found[r][0].name or r}"))
         record, size = found[teacher]
         st.session_state[KEY + "image_size"] = size  # the student sees the images the teacher saw
         model = st.selectbox("Student model", CLASSIFIER_NAMES, key=KEY + "model")
@@ -73,10 +73,10 @@ def render_distill_form(workspace: str, info: DatasetInfo) -> str | None:
         st.number_input("Epochs", 1, 1000, key=KEY + "epochs")
         st.selectbox("Batch size", BATCH_SIZES, key=KEY + "batch_size")
         st.checkbox("Augment with the dataset's saved set", key=KEY + "augment")
-        with_alone = st.checkbox("Also train the student alone (same recipe, no teacher) for the comparison",
-                                 value=True, key=KEY + "with_alone",
-                                 help="Reused if this workspace already has that run; the Evaluate page "
-                                      "compares teacher, student alone and student distilled.")
+        with_alone = st.checkbox("Also train the student alone", value=True, key=KEY + "with_alone",
+                                 help="The same recipe without the teacher, for the comparison; reused if this "
+                                      "workspace already has that run. The Evaluate page compares teacher, "
+                                      "student alone and student distilled.")
     with optim_col:
         optimisation_fields(KEY)
     run_fields(KEY, (SINGLE_LABEL_METRICS[1], *[m for m in SINGLE_LABEL_METRICS if m != SINGLE_LABEL_METRICS[1]]))
