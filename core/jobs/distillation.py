@@ -49,8 +49,9 @@ def queue_student_alone(store: RunStore, workspace: str, run_id: str, limits: Qu
     existing = find_student_alone(store, workspace, config)
     if existing is not None:
         return existing
-    label = config.get("name") or config.get("model", "small_cnn")
-    alone = {**student_alone_config(config), "name": f"{label} · student alone (for {record.id})"}
+    # named by its model: the distillation run's own name says "distilled from ..." (core.tasks.distill)
+    alone = {**student_alone_config(config), "name": f"{config.get('model', 'small_cnn')} · student alone (for "
+                                                     f"{record.id})"}
     return create_run(store, workspace, alone, limits=limits)
 
 
