@@ -23,10 +23,15 @@ from _common import machine_conditions, temporary_home
 
 
 def conditions() -> str:
-    """The machine a figure was measured on: CPU model, cores, load average, onnxruntime."""
+    """The machine a figure was measured on: CPU model, cores, load average, onnxruntime, and the CPU's 8-bit
+    dot-product instructions (core.evaluate.cpu_int8: they decide how much INT8 gains)."""
     import onnxruntime
 
-    return machine_conditions(f"onnxruntime {onnxruntime.__version__}")
+    from core.evaluate.cpu_int8 import dot_product_instructions
+
+    found = dot_product_instructions()
+    instructions = "unknown" if found is None else ", ".join(found) or "none (AVX2 multiply-adds)"
+    return machine_conditions(f"onnxruntime {onnxruntime.__version__}; 8-bit dot-product instructions: {instructions}")
 
 
 def configurations(quick: bool) -> dict[str, dict | str]:

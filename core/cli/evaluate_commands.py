@@ -103,7 +103,6 @@ def evaluate_generative(args: argparse.Namespace, folder: Path, record: RunRecor
         return 0
     for warning in report.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
-    quality = report["quality"]
     print(f"{record.id}: {record.model} ({record.task}) on {record.dataset}, {report['n_samples']} samples against "
           f"{report['n_test']} real test images")
     for line in quality_lines(report):
@@ -260,7 +259,7 @@ def run_export(args: argparse.Namespace) -> int:
             widths = [max(len(row[i]) for row in rows) for i in range(3)]
             for row in rows:
                 print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-            print(f"{facts['quantisation_reason']} Times: {facts['timing']}.")
+            print(f"{facts['quantisation_reason']} Times: {facts['timing']}. {facts.get('int8_hardware', '')}".rstrip())
     return 0
 
 

@@ -220,7 +220,8 @@ def model_card(predictor: Predictor, record: RunRecord, config: dict[str, Any], 
                   "| | Float ONNX | INT8 ONNX |", "|---|---|---|",
                   *[f"| {measure} | {left} | {right} |" for measure, left, right in comparison_rows(quantisation)],
                   "", f"- Times: {quantisation['timing']}; expect other figures on other machines. The INT8 "
-                  "speed needs onnxruntime's default (full) graph optimisation; at lower levels it runs slower."]
+                  "speed needs onnxruntime's default (full) graph optimisation; at lower levels it runs slower."
+                  + (f" {quantisation['int8_hardware']}" if quantisation.get("int8_hardware") else "")]
     lines += ["", "## Intended use and limits",
               "- For research and teaching. It is not a medical device and must not be used for diagnosis.",
               "- Valid only for images like its training data (modality, view, size, intensity range); MedLab's "

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from core.evaluate.cpu_int8 import dot_product_instructions, int8_hardware_text
 from core.evaluate.intervals import DEFAULT_CI_METHOD, METHOD_TEXT, proportion_ci
 
 TIMING_BATCHES = (1, 32)
@@ -106,7 +107,10 @@ def compare(float_model: bytes, int8_model: bytes, test_batches: Iterable[tuple[
     Returns:
         a dict with float_/int8_ bytes, accuracy (None without test images), accuracy_ci ([low, high]),
         ms_batch1, ms_batch32, ms_per_image (= batch 32); accuracy_change, agreement (share of test images on
-        which the two decide the same), n_test, accuracy_measure, ci_method, speedup_batch1/32, timing (a sentence).
+        which the two decide the same), n_test, accuracy_measure, ci_method, speedup_batch1/32, timing (a sentence
+        on how the times were taken), int8_hardware (a sentence on what this CPU brings to INT8 speed) and
+        int8_instructions (its 8-bit dot-product instruction sets: [] for none, None when unknown), both from
+        core.evaluate.cpu_int8.
     """
     models = [session(float_model), session(int8_model)]
     correct, agree, n = [0, 0], 0, 0
@@ -139,6 +143,7 @@ def compare(float_model: bytes, int8_model: bytes, test_batches: Iterable[tuple[
                        f"warm-up, onnxruntime "
                        f"{ort.__version__} on {os.cpu_count()} CPU cores with default session options, this "
                        "machine, this export")
+    facts["int8_hardware"], facts["int8_instructions"] = int8_hardware_text(), dot_product_instructions()
     return facts
 
 

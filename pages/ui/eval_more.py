@@ -54,7 +54,7 @@ def render_int8_comparison(facts: dict) -> None:
     table = pd.DataFrame([row[1:] for row in rows], index=[row[0] for row in rows], columns=["Float ONNX", "INT8 ONNX"])
     table.index.name = "measure"
     st.table(table)
-    st.caption(f"{facts['quantisation_reason']} Times: {facts['timing']}.")
+    st.caption(f"{facts['quantisation_reason']} Times: {facts['timing']}. {facts.get('int8_hardware', '')}".rstrip())
 
 
 def keep_export(run_id: str, prepared: tuple) -> None:

@@ -8,6 +8,7 @@ import pytest
 import skimage.data
 from pydicom.data import get_testdata_file
 
+from core.evaluate.cpu_int8 import int8_hardware_text
 from core.evaluate.report import load_report
 from core.jobs.store import RunStore
 from tests.fixtures import png_bytes
@@ -250,7 +251,8 @@ def test_export_tab_int8_shows_float_and_int8_side_by_side_and_pt2_reloads(train
     assert list(table.index) == ["file size", "ms per image, batch 1", "ms per image, batch 32",
                                  "test accuracy (95% CI, Wilson score)", "same decision as float"]
     assert "smaller" in table.loc["file size", "INT8 ONNX"] and "of 458 test images" in table.iloc[-1]["INT8 ONNX"]
-    assert any(c.value.startswith("Static quantisation calibrated on training images") for c in at.caption)
+    assert any(c.value.startswith("Static quantisation calibrated on training images")
+               and c.value.endswith(int8_hardware_text()) for c in at.caption)
     assert at.get("download_button")
     at.radio(key=f"export-format-{trained.run_id}").set_value("pt2").run()
     assert any("deprecated TorchScript in favour of torch.export" in c.value for c in at.caption)

@@ -14,6 +14,7 @@ from torch import nn
 
 from core.cli import main
 from core.errors import UserError
+from core.evaluate.cpu_int8 import int8_hardware_text
 from core.evaluate.export import export, verified_onnx_bytes
 from core.evaluate.int8_compare import compare, comparison_rows, decisions
 from core.evaluate.predict import load_predictor
@@ -25,7 +26,8 @@ from core.models import build_classifier
 KEYS = ("float_bytes", "int8_bytes", "float_accuracy", "int8_accuracy", "accuracy_change", "float_ms_per_image",
         "int8_ms_per_image", "quantisation", "quantisation_reason", "calibration_images", "float_ms_batch1",
         "int8_ms_batch1", "float_ms_batch32", "int8_ms_batch32", "speedup_batch1", "speedup_batch32",
-        "float_accuracy_ci", "int8_accuracy_ci", "ci_method", "accuracy_measure", "agreement", "n_test", "timing")
+        "float_accuracy_ci", "int8_accuracy_ci", "ci_method", "accuracy_measure", "agreement", "n_test", "timing",
+        "int8_hardware", "int8_instructions")
 
 
 def onnx_of(model: nn.Module, shape: tuple[int, ...]) -> bytes:
@@ -83,6 +85,7 @@ def test_model_card_shows_the_side_by_side_table(trained):
     section = card.split("## INT8 model")[1].split("\n## ")[0]
     assert "| | Float ONNX | INT8 ONNX |" in section and "| ms per image, batch 32 |" in section
     assert "256 training images calibrated" in section and "Static quantisation" in section
+    assert int8_hardware_text() in section   # what this CPU brings to INT8 speed, beside the times
 
 
 def test_cli_int8_export_prints_the_table_and_json_keeps_the_old_keys(trained, tmp_path, capsys):
@@ -90,6 +93,7 @@ def test_cli_int8_export_prints_the_table_and_json_keeps_the_old_keys(trained, t
     assert main(["export", trained.run_id, "--format", "int8", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Float ONNX" in printed and "INT8 ONNX" in printed and "ms per image, batch 1" in printed
+    assert printed.rstrip().endswith(int8_hardware_text())
     assert main(["export", trained.run_id, "--format", "int8", "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert set(KEYS) <= set(summary) and summary["bytes"] == out.stat().st_size
