@@ -87,8 +87,10 @@ def prepare_resume(store: RunStore, run_id: str, epochs: int | None = None, limi
         raise UserError(f"Run '{run_id}' has completed; give a larger number of epochs to continue training it.")
     elif record.status not in RESUMABLE:
         raise UserError(f"Run '{run_id}' is {record.status} and cannot be resumed.")
+    # the time trained so far is kept; the time until a worker takes the run again is not training time
     store.update(run_id, status="queued", epochs=config["epochs"], stop_requested=0, message=None, finished=None,
-                 summary=None if epochs is not None else record.summary, eta_s=None)
+                 summary=None if epochs is not None else record.summary, eta_s=None,
+                 earlier_s=record.duration_s or 0.0, stretch_started=None)
     return store.get(run_id)
 
 

@@ -159,14 +159,26 @@ def execute(store: RunStore, run_id: str, managed: bool = False) -> RunRecord:
     record = store.get(run_id)
     folder = store.run_dir(record)
     parent = os.getppid()
-    started = record.started or time.time()
-    store.update(run_id, status="running", started=started, message=None, finished=None, **worker_identity())
+    store.update(run_id, status="running", message=None, finished=None, **stretch_times(record, time.time()),
+                 **worker_identity())
     with Heartbeat(lambda: store.update(run_id, heartbeat=time.time())):
-        return _execute(store, store.get(run_id), folder, started, managed, parent)
+        return _execute(store, store.get(run_id), folder, managed, parent)
 
 
-def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, managed: bool,
-             parent: int) -> RunRecord:
+def stretch_times(record: RunRecord, now: float) -> dict[str, float]:
+    """The started / stretch_started / earlier_s columns of a run whose worker begins now (see
+    RunRecord.duration_s): a first start, a resume (core.jobs.control.prepare_resume ended the last stretch), or a run
+    that ended and is executed again without a resume (its last stretch ends here)."""
+    if record.started is None:
+        return {"started": now, "stretch_started": now, "earlier_s": 0.0}
+    if record.stretch_started is None:
+        return {"stretch_started": now}
+    if record.finished is not None:
+        return {"stretch_started": now, "earlier_s": record.duration_s or 0.0}
+    return {}   # this stretch's worker again (a retried launch): the stretch goes on
+
+
+def _execute(store: RunStore, record: RunRecord, folder: Path, managed: bool, parent: int) -> RunRecord:
     run_id = record.id
     try:
         config = run_config(store.config(record))
@@ -215,7 +227,7 @@ def _execute(store: RunStore, record: RunRecord, folder: Path, started: float, m
         summary = {"best_epoch": state.best_epoch, "monitor": task.monitor, "best_value": state.best_value,
                    "epochs_trained": state.epoch, "stopped_early": state.stop_reason == "early_stopping",
                    "time_capped": state.stop_reason == "time_cap",
-                   **task.final_report(), "seconds": time.time() - started}
+                   **task.final_report(), "seconds": store.get(run_id).duration_s}
         if device.type == "cuda":  # what the job runner's memory check expects of the next run of this recipe
             summary["gpu_memory_peak_bytes"] = torch.cuda.max_memory_reserved(device)
         store.update(run_id, phase="writing the report")

@@ -68,7 +68,9 @@ CREATE TABLE IF NOT EXISTS runs (
     eta_high_s REAL,
     priority REAL NOT NULL DEFAULT 0,      -- the teacher's reordering: higher starts first (core.jobs.fair_queue)
     max_minutes REAL NOT NULL DEFAULT 0,   -- training minutes allowed (0: no cap); training ends there
-    launched REAL                          -- when the job runner last started it from the queue
+    launched REAL,                         -- when the job runner last started it from the queue
+    stretch_started REAL,                  -- when its current stretch of training began (NULL: waiting to resume)
+    earlier_s REAL NOT NULL DEFAULT 0      -- seconds trained in stretches before the last resume
 );
 CREATE TABLE IF NOT EXISTS settings (      -- server-wide settings a teacher changes while the app runs
     key TEXT PRIMARY KEY,
@@ -80,7 +82,8 @@ CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 # columns added since the first release: a run store from before gets them on open
 ADDED_COLUMNS = {"host": "TEXT", "pid_ns": "INTEGER", "pid_start": "INTEGER", "heartbeat": "REAL",
                  "phase": "TEXT", "phase_since": "REAL", "eta_low_s": "REAL", "eta_high_s": "REAL",
-                 "priority": "REAL NOT NULL DEFAULT 0", "max_minutes": "REAL NOT NULL DEFAULT 0", "launched": "REAL"}
+                 "priority": "REAL NOT NULL DEFAULT 0", "max_minutes": "REAL NOT NULL DEFAULT 0", "launched": "REAL",
+                 "stretch_started": "REAL", "earlier_s": "REAL NOT NULL DEFAULT 0"}
 # what a worker does, in order (the phase column): written by core.jobs.execute and core.train.callbacks
 PHASES = ("starting the worker", "preparing data", "loading the data and building the model",
           "resuming from the checkpoint", "training", "evaluating the validation split", "evaluating the test split",
@@ -125,6 +128,8 @@ class RunRecord:
     priority: float = 0.0
     max_minutes: float = 0.0
     launched: float | None = None
+    stretch_started: float | None = None
+    earlier_s: float = 0.0
 
     @property
     def summary_dict(self) -> dict[str, Any]:
@@ -132,9 +137,22 @@ class RunRecord:
 
     @property
     def duration_s(self) -> float | None:
+        """Seconds the run has been training until now (see `duration_at`)."""
+        return self.duration_at(time.time())
+
+    def duration_at(self, now: float) -> float | None:
+        """Seconds the run had been training at time `now` (its workers' whole time, setup and evaluation
+        included), not counting the time it sat stopped, interrupted or queued between a stop and its resume; None
+        before it first started. An interrupted stretch ends at the worker's last heartbeat: the run is marked
+        interrupted only when someone notices, which may be much later."""
         if self.started is None:
             return None
-        return (self.finished or time.time()) - self.started
+        if self.stretch_started is None:   # waiting to resume
+            return self.earlier_s
+        end = self.finished or now
+        if self.status == "interrupted" and self.heartbeat is not None:
+            end = min(end, self.heartbeat)
+        return self.earlier_s + max(0.0, end - self.stretch_started)
 
     def public_dict(self) -> dict[str, Any]:
         """The JSON shape of a run for `python -m core runs --json`."""
@@ -156,6 +174,8 @@ class RunStore:
                 if name not in present:
                     try:
                         db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                        if name == "stretch_started":   # a run from before trained in one stretch from its start
+                            db.execute("UPDATE runs SET stretch_started = started")
                     except sqlite3.OperationalError as error:  # another process added it just now
                         if "duplicate column" not in str(error):
                             raise

@@ -48,7 +48,7 @@ def queue_rows(running: list[RunRecord], queued: list[RunRecord], names: dict[st
     now = now or time.time()
     rows = []
     for place, record in [("running", r) for r in running] + [(str(i), r) for i, r in enumerate(queued, 1)]:
-        started = record.started if record.status != "queued" and record.started else None
+        trained = record.duration_at(now) if record.status != "queued" else None
         rows.append({
             "place": place + (_moved(record) if record.status == "queued" else ""),
             "participant": names.get(record.workspace, record.workspace),
@@ -57,7 +57,7 @@ def queue_rows(running: list[RunRecord], queued: list[RunRecord], names: dict[st
             "dataset": record.dataset,
             "progress": _progress(record),
             "device": running_where(record),  # with the node's name when it runs on another machine (Ray)
-            "elapsed": (format_duration(now - started) if started else "starting" if record.status != "queued"
+            "elapsed": (format_duration(trained) if trained is not None else "starting" if record.status != "queued"
                         else f"waiting {format_duration(now - record.created)}"),
             "cap": f"{record.max_minutes:g} min" if record.max_minutes > 0 else "none",
         })

@@ -114,8 +114,9 @@ def test_the_queue_is_shown_in_launch_order_and_the_teacher_acts_on_it(worker):
 
     anna, bob, cara = join("Anna"), join("Bob"), join("Cara")
     store = RunStore()
-    live = queue(store, anna, "anna 1", status="running", started=time.time() - 65, device_used="cpu", epoch=2,
-                 phase="training", **worker_identity(worker.pid))
+    began = time.time() - 65
+    live = queue(store, anna, "anna 1", status="running", started=began, stretch_started=began, device_used="cpu",
+                 epoch=2, phase="training", **worker_identity(worker.pid))
     anna2, anna3 = queue(store, anna, "anna 2"), queue(store, anna, "anna 3")
     bob1 = queue(store, bob, "bob 1")
     cara1 = queue(store, cara, "cara 1")

@@ -137,7 +137,9 @@ def running_run(store: RunStore, worker, name: str = "live run", **values):
     from core.jobs.liveness import worker_identity
 
     record = store.create("default", {**RECORD, "name": name}, monitor="val_accuracy", status="running")
-    store.update(record.id, started=time.time() - 30, device_used="cpu", **worker_identity(worker.pid), **values)
+    began = time.time() - 30
+    store.update(record.id, started=began, stretch_started=began, device_used="cpu", **worker_identity(worker.pid),
+                 **values)
     return store.get(record.id)
 
 

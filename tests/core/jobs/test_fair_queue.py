@@ -99,9 +99,9 @@ def test_positions_and_start_times_follow_the_fair_order():
     ids = queue(store, "A1", "A2", "A3", "B1", "C1")
     # one recipe finished before, in another workspace: 60 s per epoch, so each queued 2-epoch run takes 120 s
     done = store.create("Z", RECORD, monitor="val_accuracy", status="completed")
-    store.update(done.id, started=0.0, finished=120.0, epoch=2)
+    store.update(done.id, started=0.0, stretch_started=0.0, finished=120.0, epoch=2)
     running = store.create("A", RECORD, monitor="val_accuracy", status="running")
-    store.update(running.id, device_used="cpu", phase="training", eta_s=30.0, started=1.0,
+    store.update(running.id, device_used="cpu", phase="training", eta_s=30.0, started=1.0, stretch_started=1.0,
                  **worker_identity())  # this test's process stands in for its live worker
     places = queue_positions(store, gpus=0, slots=1)
     # A has a run running, so each of A's queued runs is one round later: B1 and C1 come before A1

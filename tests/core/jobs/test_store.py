@@ -73,11 +73,49 @@ def test_a_run_store_from_before_the_phase_columns_opens_and_gains_them():
                    " step INTEGER NOT NULL DEFAULT 0, steps_per_epoch INTEGER, images_per_s REAL, eta_s REAL,"
                    " monitor TEXT, best_value REAL, best_epoch INTEGER, summary TEXT, message TEXT, pid INTEGER,"
                    " stop_requested REAL NOT NULL DEFAULT 0)")
-        db.execute("INSERT INTO runs (id, workspace, task, dataset, model, status, created, epochs)"
-                   " VALUES ('run-old', 'w', 'classification', 'phantom-64', 'small_cnn', 'completed', 1.0, 3)")
+        db.execute("INSERT INTO runs (id, workspace, task, dataset, model, status, created, started, finished, epochs)"
+                   " VALUES ('run-old', 'w', 'classification', 'phantom-64', 'small_cnn', 'completed', 1.0, 2.0, 62.5,"
+                   " 3)")
     store = RunStore()
     old = store.get("run-old")
     assert (old.phase, old.phase_since, old.eta_low_s, old.eta_high_s, old.heartbeat) == (None, None, None, None, None)
+    assert old.duration_s == 60.5   # it trained in one stretch, from its start to its end
     store.update("run-old", phase="writing the report")
     updated = store.get("run-old")
     assert updated.phase == "writing the report" and updated.phase_since is not None  # a new phase notes its start
+
+
+def test_duration_counts_training_stretches_not_the_time_stopped_or_queued_between_them():
+    """A run trained 60 s, was stopped, sat an hour, was resumed, waited in the queue 10 minutes and trained 30 s
+    more: it took 90 s. Before, it read as 1 h 10 min 90 s."""
+    from core.jobs.control import create_run, prepare_resume
+    from core.jobs.execute import stretch_times
+
+    store = RunStore()
+    record = create_run(store, "default", {"dataset": "phantom-28", "epochs": 3}, status="running")
+    store.update(record.id, **stretch_times(store.get(record.id), 1000.0))
+    store.update(record.id, status="stopped", finished=1060.0)
+    assert store.get(record.id).duration_s == 60.0
+    queued = prepare_resume(store, record.id)   # an hour later
+    assert (queued.status, queued.duration_s) == ("queued", 60.0)   # and so it stays while it waits
+    store.update(record.id, status="running", **stretch_times(store.get(record.id), 1000.0 + 3600 + 600))
+    store.update(record.id, status="completed", finished=1000.0 + 3600 + 600 + 30)
+    resumed = store.get(record.id)
+    assert resumed.started == 1000.0 and resumed.duration_s == 90.0
+
+
+def test_an_interrupted_stretch_ends_at_the_last_heartbeat_and_a_rerun_without_resume_keeps_it():
+    from core.jobs.control import create_run
+    from core.jobs.execute import stretch_times
+    from core.jobs.liveness import worker_identity
+
+    store = RunStore()
+    record = create_run(store, "default", {"dataset": "phantom-28", "epochs": 3}, status="running")
+    store.update(record.id, **stretch_times(store.get(record.id), 100.0))
+    # the worker was killed after its heartbeat at 140 s; a reader noticed at 5000 s
+    store.update(record.id, heartbeat=140.0, status="interrupted", finished=5000.0)
+    assert store.get(record.id).duration_s == 40.0
+    assert stretch_times(store.get(record.id), 6000.0) == {"stretch_started": 6000.0, "earlier_s": 40.0}
+    store.update(record.id, status="running", finished=None, **stretch_times(store.get(record.id), 6000.0),
+                 **worker_identity())   # this test's process stands in for its live worker
+    assert stretch_times(store.get(record.id), 6001.0) == {}   # the same stretch's worker again: it goes on
