@@ -6,6 +6,7 @@ config of just {"dataset": ID} trains the recommended model.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass
@@ -109,8 +110,16 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         return float(value)
     elif isinstance(value, str) and str in allowed:
         return value
-    names = " or ".join(sorted({"null" if t is type(None) else t.__name__ for t in allowed}))
-    raise UserError(f"Config field '{key}' must be {names}, not {value!r}.")
+    names = " or ".join(sorted({JSON_TYPE_TEXT.get(t, t.__name__) for t in allowed}))
+    try:
+        said = json.dumps(value)   # the config is JSON: say `true`, not Python's `True`
+    except (TypeError, ValueError):
+        said = repr(value)
+    raise UserError(f"Config field '{key}' must be {names}, not {said}.")
+
+
+# a config field's type, as a person who writes JSON reads it
+JSON_TYPE_TEXT = {int: "a whole number", float: "a number", str: "text", bool: "true or false", type(None): "null"}
 
 
 def _allowed_types(hint: Any) -> set[type]:

@@ -82,7 +82,7 @@ def test_distillation_config_keys_and_their_refusals():
     assert (config.temperature, config.distill_weight, config.teacher_run) == (2.0, 0.5, "")
     for key, value, words in (("temperature", 0, "'temperature' must be above 0"),
                               ("distill_weight", 1.5, "'distill_weight' must be between 0 and 1"),
-                              ("teacher_run", 3, "'teacher_run' must be str")):
+                              ("teacher_run", 3, "'teacher_run' must be text, not 3")):
         with pytest.raises(UserError, match=words):
             load_config({"task": "distillation", "dataset": "x", key: value})
     with pytest.raises(UserError, match="Unknown config key 'teacher_run'"):

@@ -37,6 +37,19 @@ def test_bad_configs_name_the_field(data, field):
     assert f"'{field}'" in str(caught.value)
 
 
+@pytest.mark.parametrize("data, message", [
+    ({"dataset": "x", "workers": True}, "Config field 'workers' must be a whole number, not true."),
+    ({"dataset": "x", "lr": "fast"}, "Config field 'lr' must be a number, not \"fast\"."),
+    ({"dataset": "x", "seed": 1.5}, "Config field 'seed' must be a whole number, not 1.5."),
+    ({"dataset": "x", "augment": "yes"}, "Config field 'augment' must be true or false, not \"yes\"."),
+    ({"dataset": "x", "image_size": [64]}, "Config field 'image_size' must be a whole number or null, not [64]."),
+])
+def test_a_wrong_type_is_said_in_json_terms(data, message):
+    with pytest.raises(UserError) as caught:
+        load_config(data)
+    assert str(caught.value) == message
+
+
 def test_ints_are_accepted_for_floats_and_null_for_optionals():
     config = load_config({"dataset": "x", "lr": 1, "image_size": None, "monitor": None})
     assert config.lr == 1.0 and isinstance(config.lr, float)
