@@ -1,7 +1,9 @@
 """Counts written as people read them: "1 image", "2 images", "1,024 images", "1 class", "3 classes"."""
 from __future__ import annotations
 
-_IRREGULAR = {"class": "classes", "patient": "patients", "series": "series", "child": "children"}
+# "-ch" said as k takes a plain s ("epochs", "stomachs"), unlike "batches"
+_IRREGULAR = {"class": "classes", "patient": "patients", "series": "series", "child": "children", "epoch": "epochs",
+              "stomach": "stomachs"}
 
 
 def plural(noun: str) -> str:
