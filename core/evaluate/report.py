@@ -46,11 +46,13 @@ def build_report(outputs: ClassificationOutputs, folder: Path, ci_method: str = 
     else:
         calibration = calibration_summary(val.logits, val.labels, test.logits, test.labels)
         temperature = float(calibration["temperature"])
+        # one set of probabilities for the whole report, as the predictor gives them (scaled when T is applied):
+        # with more than two classes scaling changes each class's ranking a little, so the table's AUC and AP
+        # would otherwise disagree with the curves' legends (argmax, and so accuracy, does not change)
         calibrated = apply_temperature(test.logits, temperature)
         report = {
             "task": "classification",
-            "metrics": single_label_report(test.labels, probabilities(test.logits, multilabel=False), classes,
-                                           ci_method=ci_method),
+            "metrics": single_label_report(test.labels, calibrated, classes, ci_method=ci_method),
             "roc": roc_curves(test.labels, calibrated, classes),
             "pr": pr_curves(test.labels, calibrated, classes),
             "calibration": calibration,

@@ -59,3 +59,27 @@ def test_the_report_is_built_from_split_outputs_alone(tmp_path, multilabel):
         ("multilabel" if multilabel else "classification", 30, "tiny")
     assert load_predictions(tmp_path)["logits"].shape == (30, 3)
     assert (tmp_path / "ood.json").exists()
+
+
+def test_the_table_and_the_curves_score_the_same_probabilities_when_temperature_scaling_is_applied(tmp_path):
+    """With three classes, scaling the logits changes each class's ranking a little: the per-class AUC and AP must
+    be those of the curves drawn beside them (both from the scaled probabilities the predictor gives)."""
+    from core.evaluate.report import build_report
+    from core.tasks.classify import ClassificationOutputs, SplitOutputs
+
+    rng = np.random.default_rng(3)
+
+    def split(n: int) -> SplitOutputs:   # overconfident logits (x 4): the fitted temperature is well above 1
+        labels = np.arange(n) % 3
+        logits = 4 * (rng.normal(size=(n, 3)) + 1.2 * np.eye(3)[labels])
+        return SplitOutputs(logits.astype(np.float32), labels, rng.normal(size=(n, 4)).astype(np.float32),
+                            np.arange(n))
+
+    outputs = ClassificationOutputs(classes=["a", "b", "c"], multilabel=False, thresholds=None, dataset_id="tiny",
+                                    train=split(60), val=split(600), test=split(300),
+                                    train_images=rng.random((60, 1, 8, 8)).astype(np.float32))
+    report = build_report(outputs, tmp_path)
+    assert report["calibration"]["applied"] and report["temperature"] > 1.5
+    for row in report["metrics"]["per_class"]:
+        assert row["auc"] == pytest.approx(report["roc"][row["class"]]["auc"], abs=1e-12)
+        assert row["average_precision"] == pytest.approx(report["pr"][row["class"]]["average_precision"], abs=1e-12)
