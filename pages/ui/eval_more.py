@@ -88,7 +88,9 @@ def render_compare(store: RunStore, completed: list[RunRecord]) -> None:
         rows.append({"run": name if names.count(name) == 1 else f"{name} ({record.id})", "epochs": record.epoch,
                      **{k.removeprefix("test_").replace("_", " "): v for k, v in summary.items()
                         if k.startswith("test_") and isinstance(v, float)},
-                     "seconds": summary.get("seconds")})
+                     # the run's training time, as its header says it ("took ..."), not the summary's figure,
+                     # which is taken before the test evaluation and the report are written
+                     "training time (s)": None if record.duration_s is None else round(record.duration_s, 1)})
     table = pd.DataFrame(rows).set_index("run").T.round(4)
     table.index.name = "measure"
     st.caption(" · ".join(f"**{row['run']}**: {labels[r.id].split(' · ', 1)[1]}" for row, r in zip(rows, records)))

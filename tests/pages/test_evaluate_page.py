@@ -122,6 +122,9 @@ def test_explain_export_and_compare_tabs(trained):
     assert "onnxruntime matches PyTorch" in at.success[0].value and at.get("download_button")
     at = rerun(at, **{"eval-tab": "Compare"})
     assert not at.exception and at.dataframe
+    compared = at.dataframe[0].value
+    took = RunStore().get(trained.run_id).duration_s   # what the run's header says it took
+    assert compared.loc["training time (s)"].iloc[0] == pytest.approx(took, abs=0.05)
 
 
 def spec(at, title: str) -> dict:
