@@ -141,10 +141,11 @@ class RunRecord:
         return self.duration_at(time.time())
 
     def duration_at(self, now: float) -> float | None:
-        """Seconds the run had been training at time `now` (from when its worker began: loading the data,
-        training, evaluating and writing the report; not the seconds a new worker process takes to start), not counting the time it sat stopped, interrupted or queued between a stop and its resume; None
-        before it first started. An interrupted stretch ends at the worker's last heartbeat: the run is marked
-        interrupted only when someone notices, which may be much later."""
+        """Seconds the run had been training at time `now`: from when its worker began (loading the data,
+        training, evaluating and writing the report; not the seconds a new worker process takes to start), not
+        counting the time it sat stopped, interrupted or queued between a stop and its resume; None before it first
+        started. An interrupted stretch ends at the worker's last heartbeat: the run is marked interrupted only when
+        someone notices, which may be much later."""
         if self.started is None:
             return None
         if self.stretch_started is None:   # waiting to resume
