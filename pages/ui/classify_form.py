@@ -47,8 +47,8 @@ def render_classify_form(workspace: str, info: DatasetInfo) -> str | None:
             else:
                 st.caption(f"Weights will be downloaded (needs internet): {file}, into `{folder}`; offline, "
                            "place that file there first.")
-        st.checkbox("Freeze the backbone (train the head only)", key=KEY + "freeze_backbone",
-                    disabled=not pretrained)
+        st.checkbox("Freeze the backbone", key=KEY + "freeze_backbone", disabled=not pretrained,
+                    help="Train the classification head only; the pretrained backbone stays as it is.")
         st.selectbox("Image size", sorted({*IMAGE_SIZES, info.size}), key=KEY + "image_size",
                      format_func=lambda s: f"{s} px" + (" (the dataset's)" if s == info.size else ""))
     with data_col:
@@ -58,8 +58,8 @@ def render_classify_form(workspace: str, info: DatasetInfo) -> str | None:
         workers_fields(KEY)
         _imbalance(info, multilabel)
         augmentation = load_augmentation(workspace, info.id)
-        st.checkbox("Augment with the dataset's saved set", key=KEY + "augment",
-                    help="Choose and preview augmentations on the Dataset page.")
+        st.checkbox("Augment", key=KEY + "augment",
+                    help="With the dataset's saved augmentation set; choose and preview it on the Dataset page.")
         st.caption("Saved set: " + ", ".join(augmentation.describe()))
         st.number_input("Label smoothing", 0.0, 0.5, key=KEY + "label_smoothing", step=0.05, disabled=multilabel)
     with optim_col:

@@ -72,7 +72,8 @@ def render_distill_form(workspace: str, info: DatasetInfo) -> str | None:
         st.markdown("**Data**")
         st.number_input("Epochs", 1, 1000, key=KEY + "epochs")
         st.selectbox("Batch size", BATCH_SIZES, key=KEY + "batch_size")
-        st.checkbox("Augment with the dataset's saved set", key=KEY + "augment")
+        st.checkbox("Augment", key=KEY + "augment", help="With the dataset's saved augmentation set; choose and "
+                    "preview it on the Dataset page.")
         with_alone = st.checkbox("Also train the student alone", value=True, key=KEY + "with_alone",
                                  help="The same recipe without the teacher, for the comparison; reused if this "
                                       "workspace already has that run. The Evaluate page compares teacher, "
