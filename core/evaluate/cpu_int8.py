@@ -5,9 +5,10 @@ instruction do that in one step (x86: AVX-512 VNNI from Intel Cascade Lake and A
 Alder Lake, AMX-INT8 from Sapphire Rapids; Arm: the SDOT/UDOT "dotprod" and I8MM extensions). Without one, ONNX
 Runtime's x86 kernels fall back to AVX2's VPMADDUBSW + VPMADDWD pair (ONNX Runtime, "Quantize ONNX models":
 "On x86-64 machines with AVX2 and AVX512 extensions, ONNX Runtime uses the VPMADDUBSW instruction for U8S8"), which
-gains far less over float: measured in bench/deploy.py, static INT8 of ResNet-18 at 224 px ran 3.3 times faster
-than float on a CPU with these instructions and 1.3-1.9 times on one with AVX2 only. The Export tab and the model
-card say which case a timing was taken in, so that a small speed-up is not read as a fault of the export.
+gains far less over float. Measured with bench/deploy.py on a 2-core AMD EPYC with AVX2 only, static INT8 ran
+1.3-1.8 times faster than float on ResNet-18 at 224 px and 0.9-1.5 times on the recommended small CNN; on the
+2-core EPYC of an earlier session (its flags were not recorded), 3.3 times on ResNet-18. The Export tab and the
+model card say which case a timing was taken in, so that a small speed-up is not read as a fault of the export.
 
 Linux only reads the flags (from /proc/cpuinfo); elsewhere the answer is "unknown" (None).
 """
