@@ -28,7 +28,10 @@ DATA_PARALLEL_TASKS = tuple(kind for kind, cls in TASK_CLASS_OF.items() if cls.d
 
 def load_config(data: dict[str, Any]) -> TrainConfig:
     """Validate a config; missing keys take the task's recommended recipe."""
-    task = data.get("task", "classification") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        kind = {list: "a list", str: "a string", type(None): "null", bool: "true or false"}.get(type(data), "a number")
+        raise UserError(f"A training config must be a JSON object of fields ({{\"dataset\": ...}}), not {kind}.")
+    task = data.get("task", "classification")
     if task not in TASK_CLASS_OF:
         raise UserError(f"Config field 'task' must be one of {', '.join(TASK_NAMES)}, not {task!r}.")
     config = config_from_dict(TASK_CLASS_OF[task].config_class, data)

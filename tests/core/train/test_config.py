@@ -53,3 +53,12 @@ def test_a_wrong_type_is_said_in_json_terms(data, message):
 def test_ints_are_accepted_for_floats_and_null_for_optionals():
     config = load_config({"dataset": "x", "lr": 1, "image_size": None, "monitor": None})
     assert config.lr == 1.0 and isinstance(config.lr, float)
+
+
+@pytest.mark.parametrize("data, kind", [(["phantom-28"], "a list"), ("phantom-28", "a string"), (None, "null"),
+                                        (3, "a number")])
+def test_a_config_that_is_not_an_object_is_refused_as_such(data, kind):
+    with pytest.raises(UserError) as caught:
+        load_config(data)
+    assert str(caught.value) == ('A training config must be a JSON object of fields ({"dataset": ...}), '
+                                 f"not {kind}.")
