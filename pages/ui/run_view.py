@@ -133,15 +133,18 @@ def queue_line(record: RunRecord) -> str:
 
 def _controls(record: RunRecord) -> None:
     try:
+        # rows that wrap instead of fixed columns, which cut labels off in a narrow window; Delete kept apart, at
+        # the far right
+        row = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="bottom")
+        first = row.container(horizontal=True, vertical_alignment="bottom", width="content")
+        delete_col = row.container(width="content")
         if record.status == "completed":  # the field first, then the button that acts on it
-            more_col, continue_col, _, delete_col = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-            more = more_col.number_input("Train to epoch", record.epoch + 1, 10_000, record.epoch + 5,
-                                         key=f"more-{record.id}")
-            if continue_col.button("Continue training", key=f"continue-{record.id}"):
+            more = first.number_input("Train to epoch", record.epoch + 1, 10_000, record.epoch + 5,
+                                      key=f"more-{record.id}", width=140)
+            if first.button("Continue training", key=f"continue-{record.id}"):
                 prepare_resume(run_store(), record.id, epochs=int(more), limits=session_limits())
                 st.rerun()
         else:
-            first, _, _, delete_col = st.columns(4, vertical_alignment="bottom")
             if record.status in ("running", "queued") and first.button("Stop", key=f"stop-{record.id}"):
                 request_stop(run_store(), record.id)
                 st.rerun()

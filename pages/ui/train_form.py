@@ -93,12 +93,13 @@ def start(prefix: str, workspace: str, task: str, info: DatasetInfo) -> str | No
     """The Start button, with the measured duration of the recipe beside it: the config from the widgets (only
     keys the task knows) queued as a run."""
     config = _config(prefix, task, info)
-    start_col, estimate_col, text_col = st.columns([1, 1, 3], vertical_alignment="center")
-    with text_col:
-        _duration(prefix, workspace, config, estimate_col)
+    # a row that wraps instead of columns: fixed columns cut the buttons' labels off in a narrow window
+    buttons = st.container(horizontal=True, vertical_alignment="center")
+    started = buttons.button("Start training", type="primary", key=prefix + "start")
+    _duration(prefix, workspace, config, buttons)
     for note in cap_notes(config):  # a workshop's limits, said before Start (core.jobs.limits)
         st.caption(note)
-    if not start_col.button("Start training", type="primary", key=prefix + "start"):
+    if not started:
         return None
     try:
         return create_run(run_store(), workspace, config, limits=session_limits()).id
