@@ -14,6 +14,7 @@ from core.jobs.queue_estimate import queue_positions, queue_sentence
 from core.jobs.store import ACTIVE, RESUMABLE, RunRecord
 from core.tasks import DATA_PARALLEL_TASKS, load_config
 from core.tasks.generative import GENERATIVE_TASKS
+from core.text import counted
 from core.train.distributed import workers_text
 from core.train.eta import Estimate, format_duration, format_left
 from pages.ui.charts import loss_figure, lr_figure, metrics_figure, overlay_figure, terms_figure
@@ -90,7 +91,9 @@ def _progress(record: RunRecord) -> None:
     done = min(record.epoch * steps_per_epoch + record.step, total_steps)
     active = record.status in ACTIVE
     phase = record.phase if active else None
-    parts = [activity(record)] if active else [f"epoch {record.epoch}/{record.epochs}"]
+    parts = [activity(record) if active else f"epoch {record.epoch}/{record.epochs}"]
+    if not active and record.step and record.status != "completed":   # stopped inside an epoch: say how far in
+        parts[0] += f" and {counted(record.step, 'step')} of epoch {record.epoch + 1}"
     if active and phase == "training" and record.steps_per_epoch:
         parts.append(f"step {record.step}/{record.steps_per_epoch}")
     if record.images_per_s and phase in ("training", "evaluating the validation split"):

@@ -333,3 +333,15 @@ def test_data_parallel_workers_state_the_effective_batch_and_rate_and_train():
     assert wait_until_finished(run_id) == "completed"
     at = rerun(at)
     assert "2 data-parallel workers (effective batch 16, learning rate 0.008)" in texts(at)  # the run's header
+
+
+def test_a_run_stopped_inside_an_epoch_says_how_far_into_it():
+    """After a stop at step 32 of epoch 2 the line reads as the stop message does ('resume continues from epoch 2,
+    step 33'), not as if one epoch were all there is."""
+    store = RunStore()
+    stopped = store.create("default", {**RECORD, "name": "stopped run"}, monitor="val_accuracy", status="stopped")
+    store.update(stopped.id, epoch=1, step=32, steps_per_epoch=35, started=100.0, stretch_started=100.0,
+                 finished=130.0, message="stopped on request; resume continues from epoch 2, step 33")
+    at = open_page(PAGE)
+    at = rerun(at, run_id=stopped.id)
+    assert progress_text(at).startswith("epoch 1/6 and 32 steps of epoch 2 · took 30 s"), progress_text(at)
