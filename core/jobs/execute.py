@@ -167,8 +167,8 @@ def execute(store: RunStore, run_id: str, managed: bool = False) -> RunRecord:
 
 def stretch_times(record: RunRecord, now: float) -> dict[str, float]:
     """The started / stretch_started / earlier_s columns of a run whose worker begins now (see
-    RunRecord.duration_s): a first start, a resume (core.jobs.control.prepare_resume ended the last stretch), or a run
-    that ended and is executed again without a resume (its last stretch ends here)."""
+    RunRecord.duration_at): a first start, a resume (core.jobs.control.prepare_resume ended the last stretch), or a
+    run that ended and is executed again without a resume (its last stretch ends here)."""
     if record.started is None:
         return {"started": now, "stretch_started": now, "earlier_s": 0.0}
     if record.stretch_started is None:

@@ -58,8 +58,9 @@ def render_sequence_form(workspace: str, info: DatasetInfo) -> str | None:
         st.number_input("Epochs", 1, 1000, key=KEY + "epochs")
         st.selectbox("Batch size (clips)", BATCH_SIZES, key=KEY + "batch_size")
         st.checkbox("Augment", key=KEY + "augment",
-                    help="With the dataset's saved augmentation set. The same random transform is drawn once per clip and applied to all of its frames, so "
-                         "augmentation never adds motion of its own. Choose it on the Dataset page.")
+                    help="With the dataset's saved augmentation set. The same random transform is drawn once per "
+                         "clip and applied to all of its frames, so augmentation never adds motion of its own. "
+                         "Choose it on the Dataset page.")
         st.checkbox("Also queue the single-frame baseline", value=True, key=BASELINE_KEY, disabled=model == BASELINE,
                     help="The same data and settings with a model that sees one random frame per clip in training "
                          "and averages its logits over the frames at test time (EchoNet-Dynamic's frames=1 arm): "
