@@ -9,6 +9,7 @@ import skimage.data
 from pydicom.data import get_testdata_file
 
 from core.evaluate.cpu_int8 import int8_hardware_text
+from core.evaluate.intervals import proportion_ci
 from core.evaluate.report import load_report
 from core.jobs.store import RunStore
 from tests.fixtures import png_bytes
@@ -110,7 +111,14 @@ def test_report_intervals_switch_to_clopper_pearson(trained):
     at.radio(key=f"report-{trained.run_id}-ci").set_value("clopper-pearson").run()
     exact = at.dataframe[0].value.set_index("metric").loc["accuracy"]
     assert exact["CI method"].startswith("Clopper-Pearson exact") and exact["value"] == wilson["value"]
-    assert exact["95% CI low"] <= wilson["95% CI low"]
+    # the interval shown is the exact one of this run's count (it is not always below Wilson's: near 100% accuracy
+    # Wilson's lower bound is the lower one)
+    n = load_report(RunStore().run_dir(RunStore().get(trained.run_id)))["n_test"]
+    correct = round(exact["value"] * n)
+    for method, shown in (("clopper-pearson", exact), ("wilson", wilson)):
+        low, high = proportion_ci(correct, n, method)
+        assert shown["95% CI low"] == pytest.approx(low, abs=6e-4) and shown["95% CI high"] == pytest.approx(high,
+                                                                                                       abs=6e-4)
 
 
 def test_explain_export_and_compare_tabs(trained):

@@ -90,8 +90,10 @@ def test_a_generator_that_returns_training_images_is_flagged(tmp_path, real):
     samples = train[:240]
     report = build_synthesis_report(outputs(samples, train_labels[:240], train, test, test_labels), tmp_path)
     close = report["memorisation"]
-    assert close["flagged"] and close["ratio"] == 0.0 and close["close_share"] == 1.0
-    assert report["quality"]["memorisation_ratio"] == 0.0
+    # copies sit at distance 0 up to float rounding: the features of an image computed in another batch can differ
+    # in the last bits (seen: a ratio of 4e-7)
+    assert close["flagged"] and close["ratio"] == pytest.approx(0.0, abs=1e-4) and close["close_share"] == 1.0
+    assert report["quality"]["memorisation_ratio"] == pytest.approx(0.0, abs=1e-4)
     assert any("reproducing training images" in w for w in report["warnings"])
     images = load_report_images(tmp_path)
     assert np.array_equal(images["pair_samples"], images["pair_train"])  # each copy beside its original
